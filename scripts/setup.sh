@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what PingWatcher needs to build, run and test on Debian 12, then configures and
+# builds it. Safe to run again: it installs only what is missing.
+#   scripts/setup.sh [BUILD_DIR] [extra meson options...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+    build-essential meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
+    libnet1-dev libpcap-dev liblmdb-dev lmdb-utils libcjson-dev libcurl4-openssl-dev libfcgi-dev
+    libc-ares-dev
+    python3 iproute2 nftables mtr-tiny fping
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing packages (${missing[*]}); run as root to install them" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+build=${1:-build}
+shift || true
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+fi
+ninja -C "$build" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+echo "setup: built in $build"
