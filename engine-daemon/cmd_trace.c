@@ -138,7 +138,8 @@ int pw_cmd_trace(int argc, char **argv)
 
     pw_trace_opts_default(&opts);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "P:p:46c:i:s:t:m:d:nh", longopts, NULL)) != -1) {
+    opterr = 0; /* we print our own one-line errors */
+    while ((c = getopt_long(argc, argv, ":P:p:46c:i:s:t:m:d:nh", longopts, NULL)) != -1) {
         switch (c) {
         case 'P':
             if (pw_proto_parse(optarg, &opts.proto) < 0) {
@@ -203,8 +204,13 @@ int pw_cmd_trace(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
+        case ':':
+            fprintf(stderr, "pingwatcher trace: option '%s' needs a value (try --help)\n",
+                    argv[optind - 1]);
+            return PW_EXIT_USAGE;
         default:
-            usage(stderr);
+            fprintf(stderr, "pingwatcher trace: unknown option '%s' (try --help)\n",
+                    argv[optind - 1]);
             return PW_EXIT_USAGE;
         }
     }

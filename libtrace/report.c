@@ -97,7 +97,7 @@ void pw_report_acc_finish(const struct pw_report_acc *a, uint32_t focus, struct 
     uint64_t n = focus && focus < kept ? focus : kept;
     uint64_t first = a->added - n;
     int32_t *window = malloc((n ? n : 1) * sizeof(*window));
-    unsigned shown = 0, last_answer = 0;
+    unsigned shown = 0, last_answer = 0, last, kept_rows = 0;
 
     memset(r->hop, 0, sizeof(r->hop));
     r->samples = n;
@@ -128,7 +128,18 @@ void pw_report_acc_finish(const struct pw_report_acc *a, uint32_t focus, struct 
         pw_stats_compute(window, window ? m : 0, &h->stats);
     }
     free(window);
-    r->nhops = (uint8_t)(shown ? shown : last_answer);
+    /* Keep the hops shown, and of those only the ones probed (with final_hop_only that is the
+     * destination alone), in TTL order. */
+    last = shown ? shown : last_answer;
+    for (unsigned ttl = 1; ttl <= last; ttl++) {
+        if (r->hop[ttl - 1].stats.sent == 0)
+            continue;
+        if (kept_rows != ttl - 1)
+            r->hop[kept_rows] = r->hop[ttl - 1];
+        kept_rows++;
+    }
+    memset(&r->hop[kept_rows], 0, sizeof(r->hop) - kept_rows * sizeof(r->hop[0]));
+    r->nhops = (uint8_t)kept_rows;
 }
 
 static cJSON *ms_or_null(bool valid, double ms)

@@ -530,7 +530,10 @@ static bool target_run(struct pw_trace_engine *e, struct pw_trace_target *t, int
 
 /* ---- replies ---- */
 
-static struct pw_trace_target *flow_lookup(struct pw_trace_engine *e, const struct pw_reply *r)
+/* Finds the target a reply belongs to. For a TCP RST the acknowledgment also covers the SYN's
+ * payload bytes, so the probe's sequence number is found by taking them off again (r is
+ * corrected in place). */
+static struct pw_trace_target *flow_lookup(struct pw_trace_engine *e, struct pw_reply *r)
 {
     struct pw_trace_target *t = e->flows[r->proto][r->sport];
 
@@ -540,8 +543,15 @@ static struct pw_trace_target *flow_lookup(struct pw_trace_engine *e, const stru
             continue;
         if (r->proto != PW_PROTO_ICMP && f->dport != r->dport)
             continue;
-        if (r->proto == PW_PROTO_TCP && f->tcp_seq_hi != r->tcp_seq_hi)
-            continue;
+        if (r->proto == PW_PROTO_TCP) {
+            uint32_t seq = (uint32_t)r->tcp_seq_hi << 16 | r->probe_id;
+            if (r->kind == PW_REPLY_TCP_RST)
+                seq -= f->payload_len;
+            if ((uint16_t)(seq >> 16) != f->tcp_seq_hi)
+                continue;
+            r->tcp_seq_hi = (uint16_t)(seq >> 16);
+            r->probe_id = (uint16_t)seq;
+        }
         return t;
     }
     return NULL;

@@ -50,7 +50,8 @@ def main():
                "cannot resolve host 'no-such-host.sim.example'", sim)
         expect(["-n"], 2, "exactly one HOST is needed", sim)
         expect(["-n", "-6", dest], 2, "is not an IPv6 address", sim)
-        expect(["--bogus", dest], 2, "unrecognized option", sim)
+        expect(["--bogus", dest], 2, "unknown option '--bogus'", sim)
+        expect(["-c"], 2, "option '-c' needs a value", sim)
         # Without CAP_NET_RAW: an unprivileged user gets a clear message and status 3.
         expect_argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                        "--inh-caps=-all", pingwatcher, "trace", "-n", "-c", "1", dest]

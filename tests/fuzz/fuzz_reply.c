@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* An exact-size heap copy, so a read one byte past the input is caught even when the
      * fuzzer's own buffer is larger. */
-    copy = malloc(size ? size : 1);
+    copy = calloc(1, size ? size : 1);
     if (copy == NULL)
         return 0;
     if (size)

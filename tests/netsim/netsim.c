@@ -41,13 +41,17 @@
 #define EXIT_USAGE 2
 #define READ_BATCH 64            /* probes read before the due replies are looked at again */
 #define IDLE_WAIT_MAX_MS 100     /* bounds the check-flag-then-sleep signal race */
-#define FLUSH_GAP_NS 2000000ull  /* only flush the truth log when idle at least this long */
+#define FLUSH_GAP_NS 2000000ull  /* flush the truth log when idle at least this long ... */
+#define FLUSH_BIG_BYTES 65536    /* ... or this much is buffered (~20 us to write) ... */
+#define FLUSH_BIG_GAP_NS 500000ull /* ... and the next reply is this far away */
 #define HEAP_INITIAL 1024
 #define HEAP_MAX 65536           /* ~140 MB of replies in flight at most */
 #define HIST_STEP_NS 100         /* send-lateness histogram: 0.1 us buckets ... */
 #define HIST_BUCKETS 10000       /* ... up to 1 ms, later ones counted in the last */
 #define DEFAULT_SPIN_US 200      /* covers the p99.9 timer wake-up latency under SCHED_FIFO */
 #define DEFAULT_SPIN_US_CFS 300  /* ordinary scheduling wakes later; spin longer */
+#define BUDGET_WINDOW_NS 50000000ull /* busy-time accounting window under SCHED_FIFO ... */
+#define BUDGET_BUSY_MAX 0.6          /* ... after which spinning pauses for one window */
 
 static volatile sig_atomic_t g_stop;
 
@@ -88,6 +92,9 @@ struct ctx {
     uint64_t end;    /* CLOCK_MONOTONIC to stop at, 0 = never */
     uint16_t ip_id;
     bool realtime;
+    bool spin_paused;   /* SCHED_FIFO spin budget exhausted in the last window */
+    uint64_t win_start; /* start of the current budget window */
+    uint64_t win_sleep; /* ns slept in epoll_wait() during it */
     struct stats st;
     uint8_t rbuf[65536];
 };
@@ -540,16 +547,24 @@ static int wait_idle(struct ctx *c)
     struct epoll_event evs[4];
     int n, rc;
 
-    if (c->o.busy_poll || (top != NULL && top->due <= now + c->o.spin_ns))
+    uint64_t spin = c->spin_paused ? 0 : c->o.spin_ns;
+    uint64_t t;
+
+    if (c->o.busy_poll || (top != NULL && top->due <= now + spin))
         return 0;
-    if (c->truth.pending > 0 && (top == NULL || top->due > now + FLUSH_GAP_NS)) {
+    /* Flush in gaps between replies, so stdio never writes its full 1 MiB buffer in the
+     * middle of a burst and delays the replies behind it. */
+    if (c->truth.pending > 0 &&
+        (top == NULL || top->due > now + FLUSH_GAP_NS ||
+         (top->due > now + FLUSH_BIG_GAP_NS &&
+          pw_sim_truth_buffered(&c->truth) >= FLUSH_BIG_BYTES))) {
         rc = pw_sim_truth_flush(&c->truth);
         if (rc < 0)
             logmsg(c, 0, "flushing the truth log failed: %s", strerror(-rc));
         return 0; /* the flush took time: look at the clock again */
     }
     if (top != NULL)
-        deadline = top->due - c->o.spin_ns;
+        deadline = top->due - spin;
     if (c->end != 0 && (deadline == 0 || c->end < deadline))
         deadline = c->end;
     ev = next_event_ns(c);
@@ -559,7 +574,9 @@ static int wait_idle(struct ctx *c)
         return rc;
     /* The timerfd wakes us precisely; the timeout only bounds the window in which a signal
      * that arrived after loop() checked g_stop goes unnoticed. */
+    t = clock_ns(CLOCK_MONOTONIC);
     n = epoll_wait(c->ep, evs, 4, IDLE_WAIT_MAX_MS);
+    c->win_sleep += clock_ns(CLOCK_MONOTONIC) - t;
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
@@ -574,14 +591,33 @@ static int wait_idle(struct ctx *c)
     return 0;
 }
 
+/*
+ * Spinning at SCHED_FIFO under a heavy probe load would keep netsim busy all the time, and the
+ * kernel's RT throttling (95% per second by default) then stops it for 50 ms at once. So once
+ * netsim was busy for more than BUDGET_BUSY_MAX of a window it sleeps until each deadline
+ * during the next window; at such loads it rarely sleeps long anyway.
+ */
+static void spin_budget(struct ctx *c, uint64_t now)
+{
+    uint64_t len = now - c->win_start;
+
+    if (!c->realtime || len < BUDGET_WINDOW_NS)
+        return;
+    c->spin_paused = (double)(len - c->win_sleep) > BUDGET_BUSY_MAX * (double)len;
+    c->win_start = now;
+    c->win_sleep = 0;
+}
+
 /* Order per wake-up: due replies first, then new probes, then sleep. */
 static int loop(struct ctx *c)
 {
     int rc;
 
+    c->win_start = clock_ns(CLOCK_MONOTONIC);
     for (;;) {
         uint64_t now = clock_ns(CLOCK_MONOTONIC);
 
+        spin_budget(c, now);
         if (g_stop)
             return 0;
         if (c->end != 0 && now >= c->end)
@@ -698,7 +734,8 @@ static int install_signals(void)
 static void choose_scheduling(struct ctx *c)
 {
     struct sched_param sp = {.sched_priority = 10};
-    bool rt = !c->o.no_realtime;
+    /* Busy polling is 100% CPU by design, which RT throttling would punish (see spin_budget). */
+    bool rt = !c->o.no_realtime && !c->o.busy_poll;
 
     if (rt && sysconf(_SC_NPROCESSORS_ONLN) < 2) {
         logmsg(c, 0, "one CPU: not switching to SCHED_FIFO; send times will be less precise");

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +69,11 @@ int pw_sim_truth_write(struct pw_sim_truth *t, const struct pw_sim_truth_row *r)
         t->err = errno != 0 ? -errno : -EIO;
     t->pending++;
     return t->err;
+}
+
+size_t pw_sim_truth_buffered(const struct pw_sim_truth *t)
+{
+    return t->f != NULL ? __fpending(t->f) : 0;
 }
 
 int pw_sim_truth_flush(struct pw_sim_truth *t)

@@ -9,6 +9,7 @@
 #define PW_SIM_TRUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,6 +44,9 @@ int pw_sim_truth_open(struct pw_sim_truth *t, const char *path);
 
 /* Append one line (buffered). Returns 0 or the first write error as -errno. */
 int pw_sim_truth_write(struct pw_sim_truth *t, const struct pw_sim_truth_row *row);
+
+/* Bytes formatted but not yet written to the file. */
+size_t pw_sim_truth_buffered(const struct pw_sim_truth *t);
 
 /* Write buffered lines to the file. Returns 0 or -errno. */
 int pw_sim_truth_flush(struct pw_sim_truth *t);

@@ -504,8 +504,9 @@ static void test_prefixes_and_padding(void)
     CHECK_INT(pw_reply_parse(NULL, 0, &r), PW_E_TRUNCATED);
 }
 
-/* Any one byte changed in the reply's ICMP/TCP part, or in an IPv4 header, fails its
- * checksum. */
+/* Any one byte changed in the reply's ICMP part, or in an IPv4 header, fails its checksum.
+ * TCP answers are not checksummed (loopback and veth hand them over unfinished): a changed
+ * payload byte still parses. */
 static void test_bad_checksums(void)
 {
     uint8_t buf[2048];
@@ -515,9 +516,11 @@ static void test_bad_checksums(void)
     for (i = 0; i < NVALID; i++) {
         const struct want *w = &valid[i];
 
+        bool tcp_answer = w->kind == PW_REPLY_TCP_SYNACK || w->kind == PW_REPLY_TCP_RST;
+
         memcpy(buf, w->pkt, w->len);
         buf[w->len - 1] ^= 0x5a;
-        CHECK_INT(pw_reply_parse(buf, w->len, &r), PW_E_CHECKSUM);
+        CHECK_INT(pw_reply_parse(buf, w->len, &r), tcp_answer ? 0 : PW_E_CHECKSUM);
         if (w->pkt[0] >> 4 == 4) {
             memcpy(buf, w->pkt, w->len);
             buf[8] ^= 0x01; /* TTL: only the IPv4 header checksum covers it */
@@ -529,7 +532,7 @@ static void test_bad_checksums(void)
             /* The pseudo-header: a spoofed IPv6 source breaks the ICMPv6/TCP checksum. */
             memcpy(buf, w->pkt, w->len);
             buf[23] ^= 0x01;
-            CHECK_INT(pw_reply_parse(buf, w->len, &r), PW_E_CHECKSUM);
+            CHECK_INT(pw_reply_parse(buf, w->len, &r), tcp_answer ? 0 : PW_E_CHECKSUM);
         }
     }
     /* The type decides before the checksum: a foreign kind stays NOT_OURS however broken. */
