@@ -101,9 +101,12 @@ void pw_report_acc_finish(const struct pw_report_acc *a, uint32_t focus, struct 
 
     memset(r->hop, 0, sizeof(r->hop));
     r->samples = n;
-    for (uint64_t k = first; k < a->added; k++) {
-        unsigned d = a->reached_ttl[k % a->capacity];
-        if (d > shown)
+    /* The destination's distance is that of the newest sample that reached it: the current
+     * route. (The largest would be wrong: a sample whose probe at the destination's TTL was
+     * lost finds the destination one or more TTLs further out.) */
+    for (uint64_t k = first; k < a->added && !shown; k++) {
+        unsigned d = a->reached_ttl[(a->added - 1 - (k - first)) % a->capacity];
+        if (d)
             shown = d;
     }
     for (unsigned ttl = 1; ttl <= a->max_hops; ttl++) {

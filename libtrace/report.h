@@ -49,8 +49,8 @@ void pw_report_acc_free(struct pw_report_acc *a);
 void pw_report_acc_add(struct pw_report_acc *a, const struct pw_sample *s);
 
 /* Fills r's hops and samples from the newest `focus` samples (0 = all kept). The hops shown
- * end at the destination when it answered in any of them, else at the last hop that ever
- * answered. r->target, ip and proto are left for the caller. */
+ * end at the destination as the newest sample that reached it saw it, else at the last hop
+ * that ever answered; TTLs no sample probed are left out. r->target, ip and proto are left for the caller. */
 void pw_report_acc_finish(const struct pw_report_acc *a, uint32_t focus, struct pw_report *r);
 
 /* The report as a JSON object (see the README for its fields). Caller frees with

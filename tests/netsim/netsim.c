@@ -67,6 +67,7 @@ struct opts {
     bool busy_poll;
     bool no_realtime;
     bool die_with_parent;
+    bool check_only;
     int verbose;
 };
 
@@ -134,9 +135,11 @@ static void usage(FILE *f)
     fputs("usage: pw-netsim -s SCENARIO.json [-n NSNAME] [-t TRUTH.tsv] [--seed N]\n"
           "                 [--duration S] [--spin-us N] [--busy-poll] [--no-realtime]\n"
           "                 [--die-with-parent] [-v]\n"
+          "       pw-netsim --check -s SCENARIO.json\n"
           "Creates network namespace NSNAME (default pwsim-<pid>) whose 198.18.0.0/15 and\n"
           "2001:db8::/32 lead into a simulated Internet, prints \"READY NSNAME\", answers probes\n"
           "as the scenario says until SIGTERM/SIGINT or --duration, then removes the namespace.\n"
+          "--check only validates the scenario (exit 0 valid, 2 invalid) and creates nothing.\n"
           "See tests/netsim/README.md.\n",
           f);
 }
@@ -188,7 +191,7 @@ static int parse_seconds(const char *s, double lo, double hi, double *out)
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    enum { OPT_SEED = 256, OPT_DURATION, OPT_SPIN, OPT_BUSY, OPT_NORT, OPT_PDEATH };
+    enum { OPT_SEED = 256, OPT_DURATION, OPT_SPIN, OPT_BUSY, OPT_NORT, OPT_PDEATH, OPT_CHECK };
     static const struct option longopts[] = {
         {"scenario", required_argument, NULL, 's'},
         {"netns", required_argument, NULL, 'n'},
@@ -199,6 +202,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"busy-poll", no_argument, NULL, OPT_BUSY},
         {"no-realtime", no_argument, NULL, OPT_NORT},
         {"die-with-parent", no_argument, NULL, OPT_PDEATH},
+        {"check", no_argument, NULL, OPT_CHECK},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -246,6 +250,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             break;
         case OPT_PDEATH:
             o->die_with_parent = true;
+            break;
+        case OPT_CHECK:
+            o->check_only = true;
             break;
         case 'v':
             o->verbose++;
@@ -779,6 +786,16 @@ int main(int argc, char **argv)
     if (pw_sim_scenario_load(c->o.scenario, &c->scn, err, sizeof(err)) < 0) {
         fprintf(stderr, "pw-netsim: %s\n", err);
         return EXIT_USAGE;
+    }
+    if (c->o.check_only) {
+        size_t hops = 0;
+
+        for (size_t i = 0; i < c->scn->npaths; i++)
+            hops += c->scn->paths[i].routes[0].nhops;
+        printf("%s: valid, %zu path(s), %zu hops at start, %zu forward name(s)\n", c->o.scenario,
+               c->scn->npaths, hops, c->scn->nnames);
+        pw_sim_scenario_free(c->scn);
+        return 0;
     }
     if ((rc = pw_sim_truth_open(&c->truth, c->o.truth)) < 0) {
         fprintf(stderr, "pw-netsim: cannot create truth log %s: %s\n", c->o.truth, strerror(-rc));
