@@ -51,28 +51,27 @@ static void on_sample(void *arg, struct pw_trace_target *t, const struct pw_samp
     /* Start reverse lookups while sampling goes on, so the report rarely waits for DNS. */
     for (unsigned i = 0; run->dns && i < s->nhops; i++)
         if (s->hop[i].answered)
-            pw_dns_lookup(run->dns, &s->hop[i].from, (uint64_t)(monotonic_ns() / 1000000000),
-                          name, sizeof(name));
+            pw_dns_lookup(run->dns, &s->hop[i].from, (uint64_t)(monotonic_ns() / 1000000000), name,
+                          sizeof(name));
 }
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pingwatcher trace [options] HOST\n"
-            "  -P, --type icmp|udp|tcp   probe packet type (default icmp)\n"
-            "  -p, --port PORT           UDP/TCP destination port (default 33434 / 80)\n"
-            "  -4, -6                    use IPv4 / IPv6 only\n"
-            "  -c, --count N             samples to take (default 10)\n"
-            "  -i, --interval S          seconds between samples (default 2.5)\n"
-            "  -s, --packet-size BYTES   payload after the ICMP/UDP/TCP header\n"
-            "                            (default 56 for icmp and udp, 0 for tcp)\n"
-            "  -t, --timeout S           seconds before a probe counts as lost (default 3)\n"
-            "  -m, --max-hops N          highest TTL probed (default 30, at most 64)\n"
-            "  -d, --delay MS            milliseconds between the TTLs of one sample\n"
-            "                            (default 25)\n"
-            "      --final-hop-only      probe only the destination\n"
-            "  -n, --numeric             no reverse DNS\n"
-            "      --json                print one JSON object instead of a table\n");
+    fprintf(out, "usage: pingwatcher trace [options] HOST\n"
+                 "  -P, --type icmp|udp|tcp   probe packet type (default icmp)\n"
+                 "  -p, --port PORT           UDP/TCP destination port (default 33434 / 80)\n"
+                 "  -4, -6                    use IPv4 / IPv6 only\n"
+                 "  -c, --count N             samples to take (default 10)\n"
+                 "  -i, --interval S          seconds between samples (default 2.5)\n"
+                 "  -s, --packet-size BYTES   payload after the ICMP/UDP/TCP header\n"
+                 "                            (default 56 for icmp and udp, 0 for tcp)\n"
+                 "  -t, --timeout S           seconds before a probe counts as lost (default 3)\n"
+                 "  -m, --max-hops N          highest TTL probed (default 30, at most 64)\n"
+                 "  -d, --delay MS            milliseconds between the TTLs of one sample\n"
+                 "                            (default 25)\n"
+                 "      --final-hop-only      probe only the destination\n"
+                 "  -n, --numeric             no reverse DNS\n"
+                 "      --json                print one JSON object instead of a table\n");
 }
 
 /* Waits for pending reverse lookups, at most timeout_ms. */
@@ -143,7 +142,8 @@ int pw_cmd_trace(int argc, char **argv)
         switch (c) {
         case 'P':
             if (pw_proto_parse(optarg, &opts.proto) < 0) {
-                fprintf(stderr, "pingwatcher trace: packet type must be icmp, udp or tcp (got '%s')\n",
+                fprintf(stderr,
+                        "pingwatcher trace: packet type must be icmp, udp or tcp (got '%s')\n",
                         optarg);
                 return PW_EXIT_USAGE;
             }
@@ -175,20 +175,20 @@ int pw_cmd_trace(int argc, char **argv)
             opts.packet_size = (int32_t)v;
             break;
         case 't':
-            if (pw_num_parse_double(optarg, 0.001, 60, "timeout (seconds)", &d, err,
-                                    sizeof(err)) < 0)
+            if (pw_num_parse_double(optarg, 0.001, 60, "timeout (seconds)", &d, err, sizeof(err)) <
+                0)
                 goto bad_option;
             opts.timeout_ms = (uint32_t)(d * 1000 + 0.5);
             break;
         case 'm':
-            if (pw_num_parse_i64(optarg, 1, PW_TRACE_MAX_HOPS, "max hops", &v, err,
-                                 sizeof(err)) < 0)
+            if (pw_num_parse_i64(optarg, 1, PW_TRACE_MAX_HOPS, "max hops", &v, err, sizeof(err)) <
+                0)
                 goto bad_option;
             opts.max_hops = (uint8_t)v;
             break;
         case 'd':
-            if (pw_num_parse_double(optarg, 0, 1000, "delay (milliseconds)", &d, err,
-                                    sizeof(err)) < 0)
+            if (pw_num_parse_double(optarg, 0, 1000, "delay (milliseconds)", &d, err, sizeof(err)) <
+                0)
                 goto bad_option;
             opts.inter_packet_delay_us = (uint32_t)(d * 1000 + 0.5);
             break;
@@ -249,8 +249,8 @@ int pw_cmd_trace(int argc, char **argv)
             fprintf(stderr, "pingwatcher trace: reverse DNS unavailable (%s); continuing without\n",
                     strerror(errno));
     }
-    rc = pw_trace_engine_add(engine, &dst, &opts, monotonic_ns(), (uint64_t)count, on_sample,
-                             &run, &target, err, sizeof(err));
+    rc = pw_trace_engine_add(engine, &dst, &opts, monotonic_ns(), (uint64_t)count, on_sample, &run,
+                             &target, err, sizeof(err));
     if (rc < 0) {
         fprintf(stderr, "pingwatcher trace: %s\n", err[0] ? err : pw_strerror(rc));
         rc = rc == PW_E_RANGE ? PW_EXIT_USAGE : PW_EXIT_FAILURE;
@@ -312,9 +312,8 @@ int pw_cmd_trace(int argc, char **argv)
     report->proto = opts.proto;
     for (unsigned i = 0; run.dns && i < report->nhops; i++) {
         struct pw_report_hop *h = &report->hop[i];
-        if (h->naddrs &&
-            pw_dns_lookup(run.dns, &h->last, (uint64_t)(monotonic_ns() / 1000000000), h->dns,
-                          sizeof(h->dns)) != 1)
+        if (h->naddrs && pw_dns_lookup(run.dns, &h->last, (uint64_t)(monotonic_ns() / 1000000000),
+                                       h->dns, sizeof(h->dns)) != 1)
             h->dns[0] = '\0';
         else if (!h->naddrs)
             snprintf(h->dns, sizeof(h->dns), "%s", PW_DNS_NONE);

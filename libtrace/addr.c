@@ -28,8 +28,9 @@ const char *pw_addr_format(const struct pw_addr *a, char *buf, size_t len)
 {
     if (len == 0)
         return buf;
-    if (!inet_ntop(a->family, a->family == AF_INET ? (const void *)&a->u.v4 : (const void *)&a->u.v6,
-                   buf, (socklen_t)len))
+    if (!inet_ntop(a->family,
+                   a->family == AF_INET ? (const void *)&a->u.v4 : (const void *)&a->u.v6, buf,
+                   (socklen_t)len))
         snprintf(buf, len, "?");
     return buf;
 }

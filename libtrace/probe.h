@@ -54,23 +54,23 @@ int pw_proto_parse(const char *text, enum pw_proto *out);
 /* Everything constant across the probes of one target. */
 struct pw_flow {
     enum pw_proto proto;
-    struct pw_addr src;      /* same family as dst */
+    struct pw_addr src; /* same family as dst */
     struct pw_addr dst;
-    uint16_t sport;          /* UDP/TCP source port; for ICMP the echo identifier */
-    uint16_t dport;          /* UDP/TCP destination port; unused for ICMP */
-    uint16_t payload_len;    /* packet_size: bytes after the transport header */
-    uint16_t icmp_csum;      /* ICMP: the constant checksum every probe carries */
-    uint16_t tcp_seq_hi;     /* TCP: high half of every sequence number */
+    uint16_t sport;       /* UDP/TCP source port; for ICMP the echo identifier */
+    uint16_t dport;       /* UDP/TCP destination port; unused for ICMP */
+    uint16_t payload_len; /* packet_size: bytes after the transport header */
+    uint16_t icmp_csum;   /* ICMP: the constant checksum every probe carries */
+    uint16_t tcp_seq_hi;  /* TCP: high half of every sequence number */
 };
 
 /* A flow's packet, built once, stamped per probe. Owned by the caller (embed it). */
 struct pw_probe_tmpl {
     struct pw_flow flow;
-    uint16_t len;            /* total IP packet length */
-    uint16_t l4_off;         /* offset of the transport header */
-    uint16_t comp_off;       /* offset of the 16-bit compensation word (ICMP, UDP: the first
-                                payload word; TCP: its checksum field) */
-    uint16_t base_csum;      /* internal: checksum state of the template */
+    uint16_t len;       /* total IP packet length */
+    uint16_t l4_off;    /* offset of the transport header */
+    uint16_t comp_off;  /* offset of the 16-bit compensation word (ICMP, UDP: the first
+                           payload word; TCP: its checksum field) */
+    uint16_t base_csum; /* internal: checksum state of the template */
     uint8_t pkt[PW_PROBE_MAX_LEN];
 };
 

@@ -31,14 +31,14 @@ struct pw_reply {
     /* The probe it answers, recovered from the quoted header or the reply itself: */
     enum pw_proto proto;
     struct pw_addr probe_src, probe_dst;
-    uint16_t sport;               /* UDP/TCP source port, or the ICMP echo identifier */
-    uint16_t dport;               /* UDP/TCP destination port (0 for ICMP) */
-    uint16_t probe_id;            /* see probe.h for where each protocol carries it */
-    uint16_t tcp_seq_hi;          /* TCP: high half of the probe's sequence number */
+    uint16_t sport;      /* UDP/TCP source port, or the ICMP echo identifier */
+    uint16_t dport;      /* UDP/TCP destination port (0 for ICMP) */
+    uint16_t probe_id;   /* see probe.h for where each protocol carries it */
+    uint16_t tcp_seq_hi; /* TCP: high half of the probe's sequence number */
     /* For SYN-ACK and RST both come from the acknowledgment number minus one. A RST answering
      * a SYN that carried n payload bytes acknowledges those too (RFC 793; Linux does), so
      * for flows with a TCP payload the matcher subtracts n from (tcp_seq_hi << 16 | probe_id). */
-    uint8_t quoted_ttl;           /* TTL in the quoted header (0 when not quoted) */
+    uint8_t quoted_ttl; /* TTL in the quoted header (0 when not quoted) */
     /* True when the reply means the destination was reached: echo reply, port unreachable
      * for UDP, SYN-ACK or RST for TCP, and any unreachable sent by the destination itself. */
     uint8_t reached;

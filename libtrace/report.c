@@ -8,11 +8,11 @@
 struct pw_report_acc {
     uint8_t max_hops;
     uint32_t capacity;
-    uint64_t added;             /* samples added so far; slot = index % capacity */
-    int32_t *rtt;               /* capacity x max_hops, PW_RTT_LOST or µs; */
-    uint8_t *probed;            /* capacity x max_hops: 1 when that TTL was part of the sample */
-    uint8_t *reached_ttl;       /* per sample: TTL of the destination, 0 when not reached */
-    struct pw_addr *from;       /* capacity x max_hops responders */
+    uint64_t added;       /* samples added so far; slot = index % capacity */
+    int32_t *rtt;         /* capacity x max_hops, PW_RTT_LOST or µs; */
+    uint8_t *probed;      /* capacity x max_hops: 1 when that TTL was part of the sample */
+    uint8_t *reached_ttl; /* per sample: TTL of the destination, 0 when not reached */
+    struct pw_addr *from; /* capacity x max_hops responders */
 };
 
 struct pw_report_acc *pw_report_acc_new(uint8_t max_hops, uint32_t capacity)
@@ -67,8 +67,8 @@ void pw_report_acc_add(struct pw_report_acc *a, const struct pw_sample *s)
             continue;
         cell = row + ttl - 1;
         a->probed[cell] = 1;
-        a->rtt[cell] = h->answered ? (int32_t)(h->rtt_us > INT32_MAX ? INT32_MAX : h->rtt_us)
-                                   : PW_RTT_LOST;
+        a->rtt[cell] =
+            h->answered ? (int32_t)(h->rtt_us > INT32_MAX ? INT32_MAX : h->rtt_us) : PW_RTT_LOST;
         if (h->answered)
             a->from[cell] = h->from;
         else
@@ -184,8 +184,8 @@ cJSON *pw_report_json(const struct pw_report *r)
             cJSON_AddNullToObject(o, "dns");
         ips = cJSON_AddArrayToObject(o, "ips");
         for (unsigned k = 0; ips && k < h->naddrs; k++)
-            cJSON_AddItemToArray(ips,
-                                 cJSON_CreateString(pw_addr_format(&h->addrs[k], buf, sizeof(buf))));
+            cJSON_AddItemToArray(
+                ips, cJSON_CreateString(pw_addr_format(&h->addrs[k], buf, sizeof(buf))));
         cJSON_AddNumberToObject(o, "sent", st->sent);
         cJSON_AddNumberToObject(o, "lost", st->lost);
         cJSON_AddNumberToObject(o, "loss_pct", (double)(long long)(st->loss_pct * 100 + 0.5) / 100);
@@ -206,8 +206,8 @@ void pw_report_table(const struct pw_report *r, FILE *out)
     fprintf(out, "PingWatcher trace to %s (%s), %s, %llu samples\n", r->target,
             pw_addr_format(&r->ip, ip, sizeof(ip)), pw_proto_name(r->proto),
             (unsigned long long)r->samples);
-    fprintf(out, "%4s  %-39s %-30s %8s %8s %8s %8s %6s %8s\n", "Hop", "IP", "DNS", "Avg",
-            "Min", "Max", "Cur", "PL%", "Jitter");
+    fprintf(out, "%4s  %-39s %-30s %8s %8s %8s %8s %6s %8s\n", "Hop", "IP", "DNS", "Avg", "Min",
+            "Max", "Cur", "PL%", "Jitter");
     for (unsigned i = 0; i < r->nhops; i++) {
         const struct pw_report_hop *h = &r->hop[i];
         const struct pw_stats *st = &h->stats;

@@ -22,18 +22,18 @@
 
 struct pw_report_hop {
     uint8_t ttl;
-    uint8_t naddrs;                 /* distinct responders seen, newest last */
+    uint8_t naddrs; /* distinct responders seen, newest last */
     struct pw_addr addrs[PW_REPORT_MAX_ADDRS];
-    struct pw_addr last;            /* the most recent responder (valid when naddrs > 0) */
-    char dns[PW_DNS_NAME_MAX + 1];  /* "" when not looked up; PW_DNS_NONE when no PTR */
+    struct pw_addr last;           /* the most recent responder (valid when naddrs > 0) */
+    char dns[PW_DNS_NAME_MAX + 1]; /* "" when not looked up; PW_DNS_NONE when no PTR */
     struct pw_stats stats;
 };
 
 struct pw_report {
-    char target[256];               /* as the user named it */
+    char target[256]; /* as the user named it */
     struct pw_addr ip;
     enum pw_proto proto;
-    uint64_t samples;               /* samples the statistics cover */
+    uint64_t samples; /* samples the statistics cover */
     uint8_t nhops;
     struct pw_report_hop hop[PW_TRACE_MAX_HOPS];
 };
@@ -50,7 +50,8 @@ void pw_report_acc_add(struct pw_report_acc *a, const struct pw_sample *s);
 
 /* Fills r's hops and samples from the newest `focus` samples (0 = all kept). The hops shown
  * end at the destination as the newest sample that reached it saw it, else at the last hop
- * that ever answered; TTLs no sample probed are left out. r->target, ip and proto are left for the caller. */
+ * that ever answered; TTLs no sample probed are left out. r->target, ip and proto are left for the
+ * caller. */
 void pw_report_acc_finish(const struct pw_report_acc *a, uint32_t focus, struct pw_report *r);
 
 /* The report as a JSON object (see the README for its fields). Caller frees with

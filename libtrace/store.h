@@ -39,13 +39,13 @@
 struct pw_store;
 
 struct pw_store_opts {
-    const char *path;              /* directory; created (mode 0750) when missing and writable */
-    bool readonly;                 /* readers: MDB_RDONLY, never write, never grow the map */
-    uint64_t map_size;             /* initial map size; 0 = 256 MiB. The writer grows it (doubling,
-                                      up to max_map_size) before it fills. */
-    uint64_t max_map_size;         /* 0 = 64 GiB */
-    uint32_t raw_retention_days;   /* raw samples; 0 = 30 */
-    uint32_t rollup_retention_days;/* per-minute and per-hour rollups; 0 = 365 */
+    const char *path;               /* directory; created (mode 0750) when missing and writable */
+    bool readonly;                  /* readers: MDB_RDONLY, never write, never grow the map */
+    uint64_t map_size;              /* initial map size; 0 = 256 MiB. The writer grows it (doubling,
+                                       up to max_map_size) before it fills. */
+    uint64_t max_map_size;          /* 0 = 64 GiB */
+    uint32_t raw_retention_days;    /* raw samples; 0 = 30 */
+    uint32_t rollup_retention_days; /* per-minute and per-hour rollups; 0 = 365 */
 };
 
 /* Opens (and for a writer creates) the store. Returns NULL with errno set and a reason in err.
@@ -62,13 +62,13 @@ void pw_store_close(struct pw_store *s);
 
 struct pw_store_target {
     uint32_t id;
-    char host[PW_STORE_HOST_MAX + 1];   /* as the user gave it: name or address */
+    char host[PW_STORE_HOST_MAX + 1]; /* as the user gave it: name or address */
     char label[PW_STORE_LABEL_MAX + 1];
     char config[PW_STORE_NAME_MAX + 1]; /* named configuration applied, "" for none */
     struct pw_trace_opts opts;          /* effective options */
     bool paused;
-    bool from_config;                   /* declared in the configuration file (reloads manage it) */
-    struct pw_addr addr;                /* address currently probed (hosts are re-resolved) */
+    bool from_config;    /* declared in the configuration file (reloads manage it) */
+    struct pw_addr addr; /* address currently probed (hosts are re-resolved) */
     int64_t created_us;
 };
 
@@ -82,8 +82,8 @@ int pw_store_target_delete(struct pw_store *s, uint32_t id);
 int pw_store_target_get(struct pw_store *s, uint32_t id, struct pw_store_target *out);
 /* Calls cb for every target in id order; stops early when cb returns non-zero (and returns
  * that value). */
-int pw_store_target_list(struct pw_store *s,
-                         int (*cb)(void *arg, const struct pw_store_target *t), void *arg);
+int pw_store_target_list(struct pw_store *s, int (*cb)(void *arg, const struct pw_store_target *t),
+                         void *arg);
 
 /* ---- named configurations (presets of trace options) ---- */
 
@@ -96,8 +96,8 @@ struct pw_store_config {
 int pw_store_config_put(struct pw_store *s, const struct pw_store_config *c, bool create);
 int pw_store_config_delete(struct pw_store *s, const char *name);
 int pw_store_config_get(struct pw_store *s, const char *name, struct pw_store_config *out);
-int pw_store_config_list(struct pw_store *s,
-                         int (*cb)(void *arg, const struct pw_store_config *c), void *arg);
+int pw_store_config_list(struct pw_store *s, int (*cb)(void *arg, const struct pw_store_config *c),
+                         void *arg);
 
 /* ---- samples ---- */
 
@@ -140,8 +140,8 @@ long pw_store_retention(struct pw_store *s, int64_t now_us, long max_records);
 /* Calls cb for each stored sample of target_id with start_us <= time < end_us, in time order
  * (newest first when newest_first). Stops early when cb returns non-zero. */
 int pw_store_samples(struct pw_store *s, uint32_t target_id, int64_t start_us, int64_t end_us,
-                     bool newest_first,
-                     int (*cb)(void *arg, const struct pw_store_sample *smp), void *arg);
+                     bool newest_first, int (*cb)(void *arg, const struct pw_store_sample *smp),
+                     void *arg);
 
 /* ---- read API for the CLI and the web app ---- */
 
@@ -158,7 +158,7 @@ int64_t pw_store_hist_bound_us(unsigned bin);
 
 struct pw_store_bucket {
     int64_t start_us, end_us;
-    uint8_t hop;               /* TTL */
+    uint8_t hop; /* TTL */
     uint32_t count, lost;
     bool has_latency;
     double min_ms, avg_ms, max_ms;
@@ -178,24 +178,22 @@ int pw_store_timeline(struct pw_store *s, uint32_t target_id, int hop, int64_t s
 
 struct pw_store_route_change {
     uint32_t target_id;
-    int64_t time_us;            /* first sample on the new route */
+    int64_t time_us; /* first sample on the new route */
     uint32_t old_route, new_route;
-    uint8_t first_hop;          /* lowest TTL that differs */
+    uint8_t first_hop; /* lowest TTL that differs */
 };
 
 int pw_store_route_change_add(struct pw_store *s, const struct pw_store_route_change *c);
 /* In time order, start_us <= t < end_us (0, INT64_MAX for all). */
-int pw_store_route_changes(struct pw_store *s, uint32_t target_id, int64_t start_us,
-                           int64_t end_us,
-                           int (*cb)(void *arg, const struct pw_store_route_change *c),
-                           void *arg);
+int pw_store_route_changes(struct pw_store *s, uint32_t target_id, int64_t start_us, int64_t end_us,
+                           int (*cb)(void *arg, const struct pw_store_route_change *c), void *arg);
 
 /* ---- comments (timeline annotations) and sessions (named time ranges) ---- */
 
 #define PW_STORE_TEXT_MAX 1023
 
 struct pw_store_comment {
-    uint32_t id;                /* assigned by the store */
+    uint32_t id; /* assigned by the store */
     uint32_t target_id;
     int64_t time_us;
     char text[PW_STORE_TEXT_MAX + 1];
@@ -208,7 +206,7 @@ int pw_store_comments(struct pw_store *s, uint32_t target_id, int64_t start_us, 
                       int (*cb)(void *arg, const struct pw_store_comment *c), void *arg);
 
 struct pw_store_session {
-    uint32_t id;                /* assigned by the store */
+    uint32_t id; /* assigned by the store */
     uint32_t target_id;
     char name[PW_STORE_LABEL_MAX + 1];
     int64_t start_us, end_us;
@@ -236,9 +234,9 @@ int pw_store_dns_get(struct pw_store *s, const struct pw_addr *addr, char *name,
 struct pw_store_export_row {
     int64_t time_us;
     uint8_t hop;
-    struct pw_addr ip;          /* family 0 when unknown */
+    struct pw_addr ip; /* family 0 when unknown */
     char dns[PW_DNS_NAME_MAX + 1];
-    int32_t rtt_us;             /* PW_RTT_LOST when lost */
+    int32_t rtt_us; /* PW_RTT_LOST when lost */
 };
 
 int pw_store_export(struct pw_store *s, uint32_t target_id, int64_t start_us, int64_t end_us,
@@ -247,11 +245,11 @@ int pw_store_export(struct pw_store *s, uint32_t target_id, int64_t start_us, in
 /* ---- figures for benchmarks and /metrics ---- */
 
 struct pw_store_stats {
-    uint64_t file_bytes;        /* data.mdb size on disk */
-    uint64_t used_bytes;        /* pages in use x page size */
+    uint64_t file_bytes; /* data.mdb size on disk */
+    uint64_t used_bytes; /* pages in use x page size */
     uint64_t map_bytes;
-    uint64_t samples;           /* raw sample records (or samples inside blocks) */
-    uint64_t hop_samples;       /* sum of nhops over stored samples */
+    uint64_t samples;     /* raw sample records (or samples inside blocks) */
+    uint64_t hop_samples; /* sum of nhops over stored samples */
 };
 
 int pw_store_stats(struct pw_store *s, struct pw_store_stats *out);

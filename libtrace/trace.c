@@ -48,24 +48,24 @@ struct probe_slot {
     uint16_t probe_id;
     uint8_t state;
     uint8_t ttl;
-    uint32_t sample;      /* index into target->samples */
-    uint64_t sample_seq;  /* to detect a reused sample slot */
-    int64_t sent_rt_ns;   /* CLOCK_REALTIME at send */
-    int64_t deadline_ns;  /* CLOCK_MONOTONIC: lost after this */
+    uint32_t sample;     /* index into target->samples */
+    uint64_t sample_seq; /* to detect a reused sample slot */
+    int64_t sent_rt_ns;  /* CLOCK_REALTIME at send */
+    int64_t deadline_ns; /* CLOCK_MONOTONIC: lost after this */
 };
 
 struct sample_slot {
     bool active;
     bool sending;
     bool reached;
-    uint8_t next_ttl;     /* next TTL to send */
-    uint8_t limit_ttl;    /* highest TTL to send */
-    uint8_t dest_ttl;     /* lowest TTL at which the destination answered; 0 = none */
+    uint8_t next_ttl;  /* next TTL to send */
+    uint8_t limit_ttl; /* highest TTL to send */
+    uint8_t dest_ttl;  /* lowest TTL at which the destination answered; 0 = none */
     uint8_t last_sent_ttl;
     uint16_t outstanding; /* probes sent and not yet settled */
     uint64_t seq;
     int64_t start_rt_ns;
-    int64_t next_send_ns; /* CLOCK_MONOTONIC */
+    int64_t next_send_ns;      /* CLOCK_MONOTONIC */
     struct pw_hop_result *hop; /* max_hops entries */
 };
 
@@ -76,13 +76,13 @@ struct pw_trace_target {
     struct pw_trace_opts opts;
     pw_trace_sample_cb cb;
     void *arg;
-    uint64_t count;        /* samples wanted, 0 = unlimited */
-    uint64_t started;      /* samples started */
-    uint64_t delivered;    /* samples delivered (= seq of the next one to deliver) */
+    uint64_t count;     /* samples wanted, 0 = unlimited */
+    uint64_t started;   /* samples started */
+    uint64_t delivered; /* samples delivered (= seq of the next one to deliver) */
     int64_t next_sample_ns;
     uint16_t next_probe_id;
-    uint16_t oldest_id;    /* oldest probe id that may still be outstanding */
-    uint32_t probe_mask;   /* ring size - 1 */
+    uint16_t oldest_id;  /* oldest probe id that may still be outstanding */
+    uint32_t probe_mask; /* ring size - 1 */
     struct probe_slot *probes;
     uint32_t nsamples;
     struct sample_slot *samples;
@@ -112,8 +112,8 @@ struct pw_trace_engine {
     struct pw_trace_target **flows[3]; /* per protocol: FLOW_TABLE_SIZE chains */
     uint32_t next_port;
     uint32_t next_icmp_id;
-    int64_t grace_ns;          /* extra wait for the capture ring before declaring loss */
-    int64_t tokens_ns;         /* rate cap: time at which the bucket was empty */
+    int64_t grace_ns;  /* extra wait for the capture ring before declaring loss */
+    int64_t tokens_ns; /* rate cap: time at which the bucket was empty */
     struct pw_trace_counters counters;
 };
 
@@ -667,19 +667,17 @@ struct pw_trace_engine *pw_trace_engine_new(const struct pw_trace_engine_opts *o
     if (e->opts.ipv4 && !(e->batch4 = batch_new(AF_INET))) {
         saved = errno;
         snprintf(err, errlen, "%s",
-                 saved == EPERM
-                     ? "sending probes needs CAP_NET_RAW: run as root, or grant it with "
-                       "'setcap cap_net_raw+ep' on the program"
-                     : "cannot open an IPv4 raw socket");
+                 saved == EPERM ? "sending probes needs CAP_NET_RAW: run as root, or grant it with "
+                                  "'setcap cap_net_raw+ep' on the program"
+                                : "cannot open an IPv4 raw socket");
         goto fail;
     }
     if (e->opts.ipv6 && !(e->batch6 = batch_new(AF_INET6))) {
         saved = errno;
         snprintf(err, errlen, "%s",
-                 saved == EPERM
-                     ? "sending probes needs CAP_NET_RAW: run as root, or grant it with "
-                       "'setcap cap_net_raw+ep' on the program"
-                     : "cannot open an IPv6 raw socket");
+                 saved == EPERM ? "sending probes needs CAP_NET_RAW: run as root, or grant it with "
+                                  "'setcap cap_net_raw+ep' on the program"
+                                : "cannot open an IPv6 raw socket");
         goto fail;
     }
     copts.timeout_ms = opts->capture_timeout_ms;
@@ -691,7 +689,8 @@ struct pw_trace_engine *pw_trace_engine_new(const struct pw_trace_engine_opts *o
     }
     /* Wait two ring timeouts (plus scheduling slack) for a reply already captured but not
      * yet handed over before declaring its probe lost. */
-    e->grace_ns = 2 * (int64_t)(copts.timeout_ms ? copts.timeout_ms : 5) * NS_PER_MS + 20 * NS_PER_MS;
+    e->grace_ns =
+        2 * (int64_t)(copts.timeout_ms ? copts.timeout_ms : 5) * NS_PER_MS + 20 * NS_PER_MS;
     if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
         rnd = (uint32_t)getpid();
     e->next_port = rnd % PORT_COUNT;
@@ -789,8 +788,8 @@ static int flow_assign(struct pw_trace_engine *e, struct pw_trace_target *t)
 
 int pw_trace_engine_add(struct pw_trace_engine *e, const struct pw_addr *dst,
                         const struct pw_trace_opts *opts, int64_t first_ns, uint64_t count,
-                        pw_trace_sample_cb cb, void *arg, struct pw_trace_target **out,
-                        char *err, size_t errlen)
+                        pw_trace_sample_cb cb, void *arg, struct pw_trace_target **out, char *err,
+                        size_t errlen)
 {
     struct pw_trace_target *t = NULL;
     struct pw_flow flow = {0};
@@ -822,7 +821,7 @@ int pw_trace_engine_add(struct pw_trace_engine *e, const struct pw_addr *dst,
                  strerror(-rc));
         goto fail;
     }
-    flow.dport = opts->port ? opts->port
+    flow.dport = opts->port                    ? opts->port
                  : opts->proto == PW_PROTO_TCP ? PW_DEFAULT_TCP_PORT
                  : opts->proto == PW_PROTO_UDP ? PW_DEFAULT_UDP_PORT
                                                : 0;

@@ -23,14 +23,14 @@
 
 /* Options of one target, as in the specification (defaults in brackets). */
 struct pw_trace_opts {
-    enum pw_proto proto;           /* [ICMP] */
-    uint16_t port;                 /* UDP/TCP destination port [33434 / 80] */
-    int32_t packet_size;           /* payload bytes; -1 = protocol default (probe.h) */
-    uint32_t timeout_ms;           /* [3000]; 1..60000 */
-    uint8_t max_hops;              /* [30]; 1..PW_TRACE_MAX_HOPS */
-    uint32_t inter_packet_delay_us;/* between the TTLs of one sample [25000]; 0..1000000 */
-    uint32_t interval_ms;          /* between samples [2500]; 10..86400000 */
-    bool final_hop_only;           /* probe only the destination [false] */
+    enum pw_proto proto;            /* [ICMP] */
+    uint16_t port;                  /* UDP/TCP destination port [33434 / 80] */
+    int32_t packet_size;            /* payload bytes; -1 = protocol default (probe.h) */
+    uint32_t timeout_ms;            /* [3000]; 1..60000 */
+    uint8_t max_hops;               /* [30]; 1..PW_TRACE_MAX_HOPS */
+    uint32_t inter_packet_delay_us; /* between the TTLs of one sample [25000]; 0..1000000 */
+    uint32_t interval_ms;           /* between samples [2500]; 10..86400000 */
+    bool final_hop_only;            /* probe only the destination [false] */
 };
 
 /* Fills o with the specification's defaults. */
@@ -43,19 +43,19 @@ int pw_trace_opts_check(const struct pw_trace_opts *o, char *err, size_t errlen)
 /* The result for one hop (TTL) within a sample. */
 struct pw_hop_result {
     uint8_t ttl;
-    bool answered;                 /* false: no reply within the timeout (lost) */
-    bool reached;                  /* the destination itself answered */
-    struct pw_addr from;           /* responder, when answered */
-    uint8_t reply_kind;            /* enum pw_reply_kind, when answered */
+    bool answered;       /* false: no reply within the timeout (lost) */
+    bool reached;        /* the destination itself answered */
+    struct pw_addr from; /* responder, when answered */
+    uint8_t reply_kind;  /* enum pw_reply_kind, when answered */
     uint8_t icmp_code;
-    uint32_t rtt_us;               /* capture time minus send time, when answered */
+    uint32_t rtt_us; /* capture time minus send time, when answered */
 };
 
 struct pw_sample {
-    uint64_t seq;                  /* per target, from 0 */
-    int64_t start_ns;              /* CLOCK_REALTIME when its first probe was sent */
-    uint8_t nhops;                 /* hops in hop[]: up to the destination, or max_hops */
-    bool reached;                  /* some probe reached the destination */
+    uint64_t seq;                    /* per target, from 0 */
+    int64_t start_ns;                /* CLOCK_REALTIME when its first probe was sent */
+    uint8_t nhops;                   /* hops in hop[]: up to the destination, or max_hops */
+    bool reached;                    /* some probe reached the destination */
     const struct pw_hop_result *hop; /* hop[i] is TTL i+1 (final_hop_only: one entry whose
                                         ttl is the estimated distance); borrowed for the
                                         callback's duration */
@@ -64,17 +64,16 @@ struct pw_sample {
 struct pw_trace_engine;
 struct pw_trace_target;
 
-typedef void (*pw_trace_sample_cb)(void *arg, struct pw_trace_target *t,
-                                   const struct pw_sample *s);
+typedef void (*pw_trace_sample_cb)(void *arg, struct pw_trace_target *t, const struct pw_sample *s);
 
 /* Counters of everything the engine saw that matched no outstanding probe. */
 struct pw_trace_counters {
     uint64_t probes_sent;
     uint64_t replies_matched;
-    uint64_t unmatched;            /* parsed fine but no outstanding probe (spoofed, stale) */
-    uint64_t duplicates;           /* a second reply for an answered probe */
-    uint64_t late;                 /* reply after its probe was declared lost */
-    uint64_t malformed;            /* truncated, bad checksum, inconsistent */
+    uint64_t unmatched;  /* parsed fine but no outstanding probe (spoofed, stale) */
+    uint64_t duplicates; /* a second reply for an answered probe */
+    uint64_t late;       /* reply after its probe was declared lost */
+    uint64_t malformed;  /* truncated, bad checksum, inconsistent */
     uint64_t send_errors;
     uint64_t capture_drops;
 };
@@ -108,8 +107,8 @@ int pw_trace_engine_run(struct pw_trace_engine *e, int64_t now_ns);
  * that protocol are exhausted. */
 int pw_trace_engine_add(struct pw_trace_engine *e, const struct pw_addr *dst,
                         const struct pw_trace_opts *opts, int64_t first_ns, uint64_t count,
-                        pw_trace_sample_cb cb, void *arg, struct pw_trace_target **out,
-                        char *err, size_t errlen);
+                        pw_trace_sample_cb cb, void *arg, struct pw_trace_target **out, char *err,
+                        size_t errlen);
 /* Removes and frees a target; its in-flight probes are forgotten (late replies count as
  * unmatched). */
 void pw_trace_engine_remove(struct pw_trace_engine *e, struct pw_trace_target *t);

@@ -31,10 +31,20 @@ fi
 
 build=${1:-build}
 shift || true
+# --no-build: configure only (the caller builds the targets it needs).
+no_build=false
+args=()
+for a in "$@"; do
+    if [ "$a" = --no-build ]; then no_build=true; else args+=("$a"); fi
+done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if [ ! -f "$build/build.ninja" ]; then
-    meson setup "$build" "$@" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    meson setup "$build" ${args[@]+"${args[@]}"} >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+fi
+if $no_build; then
+    echo "setup: configured $build"
+    exit 0
 fi
 ninja -C "$build" >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 echo "setup: built in $build"

@@ -12,11 +12,20 @@ bash scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# Fuzzing build: clang + libFuzzer + ASan; only the fuzz targets are built and run, each for
+# a bounded time (FUZZ_SECONDS) on a scratch copy of its seed corpus.
+fuzz_seconds=${FUZZ_SECONDS:-30}
+CC=clang bash scripts/setup.sh build-fuzz -Dfuzz=true -Dfuzz_seconds="$fuzz_seconds" \
+    -Db_sanitize=address -Db_lundef=false --no-build || exit 1
+meson compile -C build-fuzz fuzzers >/dev/null || exit 1
+
 status=0
 meson test -C build --print-errorlogs --num-processes 2 || status=1
-meson test -C build-asan --print-errorlogs --num-processes 2 --no-suite bench || status=1
+meson test -C build-asan --print-errorlogs --num-processes 2 || status=1
+meson test -C build-fuzz --no-rebuild --print-errorlogs --suite fuzz-run || status=1
 
-python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json <<'PY'
+python3 - build/meson-logs/testlog.json build-asan/meson-logs/testlog.json \
+    build-fuzz/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
 for path in sys.argv[1:]:

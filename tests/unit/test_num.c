@@ -34,8 +34,7 @@ static void test_doubles(void)
     CHECK_NEAR(d, 2.5, 1e-12);
     CHECK_INT(pw_num_parse_double("1e2", 0, 1000, "x", &d, err, sizeof(err)), 0);
     CHECK_NEAR(d, 100, 1e-12);
-    CHECK_INT(pw_num_parse_double("-3", 0.1, 86400, "interval", &d, err, sizeof(err)),
-              PW_E_RANGE);
+    CHECK_INT(pw_num_parse_double("-3", 0.1, 86400, "interval", &d, err, sizeof(err)), PW_E_RANGE);
     CHECK_STR(err, "interval must be between 0.1 and 86400 (got '-3')");
     CHECK_INT(pw_num_parse_double("nan", 0, 1, "x", &d, err, sizeof(err)), PW_E_RANGE);
     CHECK_INT(pw_num_parse_double("inf", 0, 1e308, "x", &d, err, sizeof(err)), PW_E_RANGE);
