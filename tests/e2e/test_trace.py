@@ -160,6 +160,28 @@ def case_dns(ctx):
             check(got == want.rstrip("."), "hop %d: DNS %r, scenario %r" % (i + 1, got, want))
 
 
+def sanitized(name):
+    """What pw_dns_sanitize makes of an untrusted PTR name."""
+    return "".join(c for c in name if 0x21 <= ord(c) <= 0x7e)[:253].rstrip(".")
+
+
+def case_dns_hostile(ctx):
+    """A PTR record with control characters and markup arrives cleaned, never raw."""
+    args = ["-c", "2", "-i", "0.1", "-d", "1", "-t", "1"]
+    sc = json.load(open(os.path.join(ctx.scenario_dir, "demo.json")))
+    for index, path in enumerate(sc["paths"]):
+        hostile = [(i + 1, h["name"]) for i, h in enumerate(path["hops"])
+                   if "name" in h and h["name"] != sanitized(h["name"])]
+        if hostile:
+            break
+    check(hostile, "demo.json has no hostile PTR name to test with")
+    sim, report, _ = ctx.trace("demo.json", args, 4, path=index)
+    for ttl, name in hostile:
+        got = report["hops"][ttl - 1]["dns"]
+        check(got == sanitized(name), "hop %d: DNS %r, want %r" % (ttl, got, sanitized(name)))
+        check(all(0x21 <= ord(c) <= 0x7e for c in got), "hop %d: unclean name %r" % (ttl, got))
+
+
 def case_persistent_loss(ctx):
     args = ["-P", "icmp", "-c", "300", "-i", "0.02", "-d", "0", "-t", "1", "-n"]
     sim, report, target = ctx.trace("persistent_loss.json", args, 4)
@@ -245,6 +267,7 @@ CASES = {
     "plain-udp6": lambda c: case_plain(c, "udp", 6),
     "plain-tcp6": lambda c: case_plain(c, "tcp", 6),
     "dns": case_dns,
+    "dns-hostile": case_dns_hostile,
     "persistent-loss": case_persistent_loss,
     "deprioritised": case_deprioritised,
     "silent-icmp": lambda c: case_silent(c, "icmp"),

@@ -196,8 +196,8 @@ static size_t respond(const uint8_t *q, const struct query *qu, uint16_t rcode, 
                       struct writer *w)
 {
     /* QR, opcode copied, AA, RD copied, RA: we play the resolver and the authority at once. */
-    uint16_t flags = (uint16_t)(0x8000 | (qu->flags & 0x7800) | 0x0400 | (qu->flags & 0x0100) |
-                                0x0080 | rcode);
+    uint16_t flags =
+        (uint16_t)(0x8000 | (qu->flags & 0x7800) | 0x0400 | (qu->flags & 0x0100) | 0x0080 | rcode);
 
     w->len = 0;
     w->overflow = false;

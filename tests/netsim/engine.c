@@ -352,8 +352,8 @@ uint32_t pw_sim_engine_isn(const struct pw_sim_engine *e, const struct pw_sim_pr
 const char *pw_sim_outcome_name(enum pw_sim_outcome o)
 {
     static const char *const names[PW_SIM_OUTCOME_COUNT] = {
-        "replied", "fwd_lost", "reply_lost", "silent", "rate_limited", "dest_none", "not_dest",
-        "shutdown", "overload"};
+        "replied",   "fwd_lost", "reply_lost", "silent",  "rate_limited",
+        "dest_none", "not_dest", "shutdown",   "overload"};
 
     return (unsigned)o < PW_SIM_OUTCOME_COUNT ? names[o] : "?";
 }

@@ -52,7 +52,7 @@ struct pw_sim_decision {
 /* A change applied by pw_sim_engine_advance(), for logging. */
 struct pw_sim_change {
     size_t path;
-    bool is_route;                   /* route change (route index) or event (ev) */
+    bool is_route; /* route change (route index) or event (ev) */
     size_t route;
     const struct pw_sim_event *ev;
 };

@@ -134,10 +134,15 @@ static int write_file(const char *path, const char *val, char *err, size_t errle
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     int rc = 0;
 
-    if (fd < 0 || write(fd, val, len) != (ssize_t)len)
+    if (fd < 0) {
         rc = -errno;
-    if (fd >= 0 && close(fd) < 0 && rc == 0)
-        rc = -errno;
+    } else {
+        errno = 0;
+        if (write(fd, val, len) != (ssize_t)len)
+            rc = errno != 0 ? -errno : -EIO; /* a short write leaves errno alone */
+        if (close(fd) < 0 && rc == 0)
+            rc = -errno;
+    }
     if (rc < 0)
         snprintf(err, errlen, "cannot set %s to \"%s\" in the namespace: %s", path, val,
                  strerror(-rc));
@@ -212,8 +217,7 @@ static int open_tun(struct pw_sim_netns *ns, char *err, size_t errlen)
     snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", PW_SIM_TUN_NAME);
     if (ioctl(ns->tun_fd, TUNSETIFF, &ifr) < 0) {
         rc = -errno;
-        snprintf(err, errlen, "cannot create TUN device %s: %s", PW_SIM_TUN_NAME,
-                 strerror(errno));
+        snprintf(err, errlen, "cannot create TUN device %s: %s", PW_SIM_TUN_NAME, strerror(errno));
         goto out;
     }
     rc = set_sysctls(ns, err, errlen);
@@ -242,17 +246,25 @@ static int make_etc(struct pw_sim_netns *ns, char *err, size_t errlen)
 
     snprintf(dir, sizeof(dir), "%s/%s", ETC_NETNS, ns->name);
     snprintf(file, sizeof(file), "%s/resolv.conf", dir);
-    if (mkdir(ETC_NETNS, 0755) == 0)
-        ns->etc_root_created = true;
-    else if (errno != EEXIST)
-        goto fail;
-    if (mkdir(dir, 0755) < 0) {
+    errno = 0;
+    /* Another netsim that created /etc/netns may remove it between our two mkdir() calls
+     * (ENOENT); trying again is enough then. */
+    for (int tries = 0;; tries++) {
+        if (mkdir(ETC_NETNS, 0755) == 0)
+            ns->etc_root_created = true;
+        else if (errno != EEXIST)
+            goto fail;
+        if (mkdir(dir, 0755) == 0)
+            break;
         if (errno == EEXIST) {
-            snprintf(err, errlen, "%s already exists (left by an earlier run?); remove it or "
-                                  "choose another -n", dir);
+            snprintf(err, errlen,
+                     "%s already exists (left by an earlier run?); remove it or "
+                     "choose another -n",
+                     dir);
             return -EEXIST;
         }
-        goto fail;
+        if (errno != ENOENT || tries == 2)
+            goto fail;
     }
     ns->etc_dir_created = true;
     fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -267,9 +279,8 @@ static int make_etc(struct pw_sim_netns *ns, char *err, size_t errlen)
         goto fail;
     return 0;
 fail:
-    rc = -errno;
-    snprintf(err, errlen, "cannot create %s: %s", ns->etc_dir_created ? file : dir,
-             strerror(errno));
+    rc = errno != 0 ? -errno : -EIO; /* a short write leaves errno alone */
+    snprintf(err, errlen, "cannot create %s: %s", ns->etc_dir_created ? file : dir, strerror(-rc));
     return rc;
 }
 
@@ -278,12 +289,13 @@ int pw_sim_netns_setup(struct pw_sim_netns *ns, const char *name, char *err, siz
     char *add[] = {"ip", "netns", "add", ns->name, NULL};
     char *lo[] = {"ip", "-n", ns->name, "link", "set", "dev", "lo", "up", NULL};
     /* A long queue so bursts of 50k probes/s are not dropped before netsim reads them. */
-    char *up[] = {"ip", "-n", ns->name, "link", "set", "dev", PW_SIM_TUN_NAME, "mtu", "1500",
-                  "txqueuelen", "10000", "up", NULL};
-    char *a4[] = {"ip", "-n", ns->name, "addr", "add", PW_SIM_PROBER4 "/15", "dev",
-                  PW_SIM_TUN_NAME, NULL};
-    char *a6[] = {"ip", "-n", ns->name, "-6", "addr", "add", PW_SIM_PROBER6 "/32", "dev",
-                  PW_SIM_TUN_NAME, "nodad", NULL};
+    char *up[] = {"ip",  "-n",   ns->name,     "link",  "set", "dev", PW_SIM_TUN_NAME,
+                  "mtu", "1500", "txqueuelen", "10000", "up",  NULL};
+    char *a4[] = {"ip", "-n", ns->name, "addr", "add", PW_SIM_PROBER4 "/15", "dev", PW_SIM_TUN_NAME,
+                  NULL};
+    char *a6[] = {
+        "ip",    "-n", ns->name, "-6", "addr", "add", PW_SIM_PROBER6 "/32", "dev", PW_SIM_TUN_NAME,
+        "nodad", NULL};
     int rc;
 
     ns->tun_fd = -1;

@@ -19,12 +19,12 @@
 
 struct pw_sim_netns {
     char name[PW_SIM_NETNS_NAME_MAX + 1];
-    bool ns_created;        /* /run/netns/NAME */
-    bool etc_root_created;  /* /etc/netns */
-    bool etc_dir_created;   /* /etc/netns/NAME */
-    bool resolv_created;    /* /etc/netns/NAME/resolv.conf */
-    int tun_fd;             /* non-blocking, close-on-exec; -1 when not open */
-    bool ipv6;              /* IPv6 is configured on pwsim0 */
+    bool ns_created;       /* /run/netns/NAME */
+    bool etc_root_created; /* /etc/netns */
+    bool etc_dir_created;  /* /etc/netns/NAME */
+    bool resolv_created;   /* /etc/netns/NAME/resolv.conf */
+    int tun_fd;            /* non-blocking, close-on-exec; -1 when not open */
+    bool ipv6;             /* IPv6 is configured on pwsim0 */
 };
 
 /* Check a namespace name: PW_SIM_NETNS_PREFIX, then 1..26 of [A-Za-z0-9_-]. Returns 0 or

@@ -39,17 +39,17 @@
 #include "truth.h"
 
 #define EXIT_USAGE 2
-#define READ_BATCH 64            /* probes read before the due replies are looked at again */
-#define IDLE_WAIT_MAX_MS 100     /* bounds the check-flag-then-sleep signal race */
-#define FLUSH_GAP_NS 2000000ull  /* flush the truth log when idle at least this long ... */
-#define FLUSH_BIG_BYTES 65536    /* ... or this much is buffered (~20 us to write) ... */
+#define READ_BATCH 64              /* probes read before the due replies are looked at again */
+#define IDLE_WAIT_MAX_MS 100       /* bounds the check-flag-then-sleep signal race */
+#define FLUSH_GAP_NS 2000000ull    /* flush the truth log when idle at least this long ... */
+#define FLUSH_BIG_BYTES 65536      /* ... or this much is buffered (~20 us to write) ... */
 #define FLUSH_BIG_GAP_NS 500000ull /* ... and the next reply is this far away */
 #define HEAP_INITIAL 1024
-#define HEAP_MAX 65536           /* ~140 MB of replies in flight at most */
-#define HIST_STEP_NS 100         /* send-lateness histogram: 0.1 us buckets ... */
-#define HIST_BUCKETS 10000       /* ... up to 1 ms, later ones counted in the last */
-#define DEFAULT_SPIN_US 200      /* covers the p99.9 timer wake-up latency under SCHED_FIFO */
-#define DEFAULT_SPIN_US_CFS 300  /* ordinary scheduling wakes later; spin longer */
+#define HEAP_MAX 65536               /* ~140 MB of replies in flight at most */
+#define HIST_STEP_NS 100             /* send-lateness histogram: 0.1 us buckets ... */
+#define HIST_BUCKETS 10000           /* ... up to 1 ms, later ones counted in the last */
+#define DEFAULT_SPIN_US 200          /* covers the p99.9 timer wake-up latency under SCHED_FIFO */
+#define DEFAULT_SPIN_US_CFS 300      /* ordinary scheduling wakes later; spin longer */
 #define BUDGET_WINDOW_NS 50000000ull /* busy-time accounting window under SCHED_FIFO ... */
 #define BUDGET_BUSY_MAX 0.6          /* ... after which spinning pauses for one window */
 
@@ -88,11 +88,12 @@ struct ctx {
     struct pw_sim_netns ns;
     int ep;
     int tfd;
-    uint64_t armed;  /* deadline the timerfd is armed for, 0 = disarmed */
-    uint64_t t0;     /* CLOCK_MONOTONIC at READY: scenario time 0 */
-    uint64_t end;    /* CLOCK_MONOTONIC to stop at, 0 = never */
+    uint64_t armed; /* deadline the timerfd is armed for, 0 = disarmed */
+    uint64_t t0;    /* CLOCK_MONOTONIC at READY: scenario time 0 */
+    uint64_t end;   /* CLOCK_MONOTONIC to stop at, 0 = never */
     uint16_t ip_id;
     bool realtime;
+    bool truth_failed;  /* a truth write failed (reported once) */
     bool spin_paused;   /* SCHED_FIFO spin budget exhausted in the last window */
     uint64_t win_start; /* start of the current budget window */
     uint64_t win_sleep; /* ns slept in epoll_wait() during it */
@@ -291,8 +292,10 @@ static void log_truth(struct ctx *c, struct pw_sim_truth_row *row, enum pw_sim_o
     row->outcome = (uint8_t)outcome;
     c->st.outcome[outcome]++;
     rc = pw_sim_truth_write(&c->truth, row);
-    if (rc < 0 && c->truth.pending == 1)
+    if (rc < 0 && !c->truth_failed) {
         logmsg(c, 0, "writing the truth log failed: %s", strerror(-rc));
+        c->truth_failed = true;
+    }
 }
 
 static void send_due(struct ctx *c, uint64_t now)
@@ -312,7 +315,7 @@ static void send_due(struct ctx *c, uint64_t now)
         }
         c->st.sent++;
         c->st.late_hist[late / HIST_STEP_NS < HIST_BUCKETS ? late / HIST_STEP_NS
-                                                            : HIST_BUCKETS - 1]++;
+                                                           : HIST_BUCKETS - 1]++;
         if (late > c->st.late_max)
             c->st.late_max = late;
         if (p->has_row) {
@@ -365,8 +368,8 @@ static size_t build_reply(struct ctx *c, const struct pw_sim_probe *p,
                           const struct pw_sim_decision *d, uint8_t *out, size_t cap)
 {
     const struct pw_sim_node *n = d->responder;
-    const uint8_t *from = p->family == AF_INET ? (const uint8_t *)&n->addr
-                                               : (const uint8_t *)&n->addr6;
+    const uint8_t *from =
+        p->family == AF_INET ? (const uint8_t *)&n->addr : (const uint8_t *)&n->addr6;
     struct pw_sim_reply_hdr h = {from, d->reply_ttl, c->ip_id++};
     bool v4 = p->family == AF_INET;
 
@@ -375,16 +378,16 @@ static size_t build_reply(struct ctx *c, const struct pw_sim_probe *p,
         return pw_sim_pkt_icmp_error(p, &h, v4 ? 11 : 3, 0, d->quoted_ttl, d->quote_bytes, out,
                                      cap);
     case PW_SIM_REPLY_PORT_UNREACH:
-        return pw_sim_pkt_icmp_error(p, &h, v4 ? 3 : 1, v4 ? 3 : 4, d->quoted_ttl,
-                                     d->quote_bytes, out, cap);
+        return pw_sim_pkt_icmp_error(p, &h, v4 ? 3 : 1, v4 ? 3 : 4, d->quoted_ttl, d->quote_bytes,
+                                     out, cap);
     case PW_SIM_REPLY_ECHO:
         return pw_sim_pkt_echo_reply(p, &h, out, cap);
     case PW_SIM_REPLY_SYNACK:
         return pw_sim_pkt_tcp_reply(p, &h, PW_SIM_TCP_SYN | PW_SIM_TCP_ACK,
                                     pw_sim_engine_isn(&c->eng, p), p->probe_id + 1, out, cap);
     case PW_SIM_REPLY_RST:
-        return pw_sim_pkt_tcp_reply(p, &h, PW_SIM_TCP_RST | PW_SIM_TCP_ACK, 0, p->probe_id + 1,
-                                    out, cap);
+        return pw_sim_pkt_tcp_reply(p, &h, PW_SIM_TCP_RST | PW_SIM_TCP_ACK, 0, p->probe_id + 1, out,
+                                    cap);
     case PW_SIM_REPLY_NONE:
     default:
         return 0;
@@ -420,8 +423,9 @@ static void handle_probe(struct ctx *c, const struct pw_sim_probe *p, uint64_t r
     path = pw_sim_scenario_find_path(c->scn, p->family, p->dst);
     if (path == NULL) {
         if (c->st.outcome[PW_SIM_NOT_DEST] == 0)
-            logmsg(c, 0, "dropping probes to addresses that are no scenario destination "
-                         "(logged as not_dest)");
+            logmsg(c, 0,
+                   "dropping probes to addresses that are no scenario destination "
+                   "(logged as not_dest)");
         log_truth(c, &row, PW_SIM_NOT_DEST);
         return;
     }
@@ -469,10 +473,12 @@ static int read_batch(struct ctx *c)
         const char *why = NULL;
 
         if (len < 0) {
-            if (errno == EAGAIN || errno == EINTR)
+            int e = errno;
+
+            if (e == EAGAIN || e == EINTR)
                 break;
-            logmsg(c, 0, "reading the TUN device failed: %s", strerror(errno));
-            return -errno;
+            logmsg(c, 0, "reading the TUN device failed: %s", strerror(e));
+            return -e;
         }
         switch (pw_sim_pkt_parse(c->rbuf, (size_t)len, &p, &why)) {
         case PW_SIM_PKT_PROBE:
@@ -506,8 +512,8 @@ static void advance(struct ctx *c, uint64_t now)
             logmsg(c, 0, "t=%.3fs path %zu: event for the destination applied",
                    (double)(now - c->t0) / 1e9, chg.path);
         else
-            logmsg(c, 0, "t=%.3fs path %zu: event for hop %zu applied",
-                   (double)(now - c->t0) / 1e9, chg.path, chg.ev->hop);
+            logmsg(c, 0, "t=%.3fs path %zu: event for hop %zu applied", (double)(now - c->t0) / 1e9,
+                   chg.path, chg.ev->hop);
     }
 }
 
@@ -561,13 +567,14 @@ static int wait_idle(struct ctx *c)
         return 0;
     /* Flush in gaps between replies, so stdio never writes its full 1 MiB buffer in the
      * middle of a burst and delays the replies behind it. */
-    if (c->truth.pending > 0 &&
-        (top == NULL || top->due > now + FLUSH_GAP_NS ||
-         (top->due > now + FLUSH_BIG_GAP_NS &&
-          pw_sim_truth_buffered(&c->truth) >= FLUSH_BIG_BYTES))) {
+    if (c->truth.pending > 0 && (top == NULL || top->due > now + FLUSH_GAP_NS ||
+                                 (top->due > now + FLUSH_BIG_GAP_NS &&
+                                  pw_sim_truth_buffered(&c->truth) >= FLUSH_BIG_BYTES))) {
         rc = pw_sim_truth_flush(&c->truth);
-        if (rc < 0)
+        if (rc < 0 && !c->truth_failed) {
             logmsg(c, 0, "flushing the truth log failed: %s", strerror(-rc));
+            c->truth_failed = true;
+        }
         return 0; /* the flush took time: look at the clock again */
     }
     if (top != NULL)
@@ -665,7 +672,8 @@ static int setup_loop(struct ctx *c)
 
 static double hist_quantile(const struct stats *st, double q)
 {
-    uint64_t want = (uint64_t)ceil(q * (double)st->sent), seen = 0;
+    double rank = ceil(q * (double)st->sent);
+    uint64_t want = (uint64_t)rank, seen = 0;
 
     if (st->sent == 0)
         return 0;
@@ -690,8 +698,7 @@ static void report(const struct ctx *c)
            st->outcome[PW_SIM_REPLY_LOST], st->outcome[PW_SIM_SILENT],
            st->outcome[PW_SIM_RATE_LIMITED], st->outcome[PW_SIM_DEST_NONE],
            st->outcome[PW_SIM_NOT_DEST], st->outcome[PW_SIM_SHUTDOWN], st->outcome[PW_SIM_OVERLOAD],
-           st->dns,
-           st->ignored + st->not_sim);
+           st->dns, st->ignored + st->not_sim);
     if (st->sent > 0)
         logmsg(c, 0,
                "send lateness over %" PRIu64 " replies: p50 <= %.1f us, p99 <= %.1f us, "
@@ -831,8 +838,8 @@ int main(int argc, char **argv)
         status = 0;
         goto out;
     }
-    logmsg(c, 0, "scenario %s: %zu path(s), seed %" PRIu64 ", namespace %s, %s, spin %" PRIu64
-                 " us%s",
+    logmsg(c, 0,
+           "scenario %s: %zu path(s), seed %" PRIu64 ", namespace %s, %s, spin %" PRIu64 " us%s",
            c->o.scenario, c->scn->npaths, c->eng.seed, c->ns.name,
            c->realtime ? "SCHED_FIFO" : "normal scheduling", c->o.spin_ns / 1000,
            c->o.busy_poll ? ", busy-polling" : "");

@@ -165,6 +165,8 @@ static enum pw_sim_pkt_kind parse_l4(struct pw_sim_probe *p, uint8_t proto, cons
         ulen = rd16(l4 + 4);
         if (ulen < UDP_HDR || ulen > n)
             return ignore(why, "bad UDP length");
+        /* Bytes after the UDP length are padding, not payload (the quote still has them). */
+        p->l4len = ulen;
         p->proto = PW_SIM_PROTO_UDP;
         p->sport = rd16(l4);
         p->dport = rd16(l4 + 2);

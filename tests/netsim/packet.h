@@ -33,9 +33,9 @@ struct pw_sim_probe {
     uint32_t probe_id;        /* ICMP sequence, UDP checksum, TCP sequence number */
     const uint8_t *pkt;       /* the datagram, trimmed to the IP total length */
     size_t len;
-    size_t l3len;             /* IP header incl. IPv4 options / IPv6 extension headers */
-    const uint8_t *l4;        /* transport header and payload */
-    size_t l4len;
+    size_t l3len;      /* IP header incl. IPv4 options / IPv6 extension headers */
+    const uint8_t *l4; /* transport header and payload */
+    size_t l4len;      /* UDP: up to its length field; trailing padding is left out */
 };
 
 /* Source, TTL and IP identification of a reply. from is 4 or 16 bytes per probe family. */

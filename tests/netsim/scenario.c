@@ -30,33 +30,30 @@ struct pctx {
 
 enum node_kind { NODE_HOP, NODE_DEST, NODE_SET_HOP, NODE_SET_DEST };
 
-static const char *const hop_keys[] = {"comment", "addr",       "addr6",           "name",
-                                       "name_ttl", "rtt_ms",    "jitter_ms",       "loss",
-                                       "reply_loss", "silent",  "icmp_rate_limit", "quote_bytes",
-                                       "ttl",      NULL};
-static const char *const dest_keys[] = {"comment",    "addr",        "addr6",  "name",
-                                        "name_ttl",   "rtt_ms",      "jitter_ms", "loss",
-                                        "reply_loss", "icmp_rate_limit", "quote_bytes", "ttl",
-                                        "icmp",       "udp",         "tcp",    NULL};
-static const char *const set_hop_keys[] = {"rtt_ms",          "jitter_ms",   "loss", "reply_loss",
-                                           "silent",          "icmp_rate_limit", "quote_bytes",
-                                           "ttl",             NULL};
-static const char *const set_dest_keys[] = {"rtt_ms",     "jitter_ms",       "loss",
-                                            "reply_loss", "icmp_rate_limit", "quote_bytes",
-                                            "ttl",        "icmp",            "udp",
-                                            "tcp",        NULL};
+static const char *const hop_keys[] = {"comment",    "addr",   "addr6",           "name",
+                                       "name_ttl",   "rtt_ms", "jitter_ms",       "loss",
+                                       "reply_loss", "silent", "icmp_rate_limit", "quote_bytes",
+                                       "ttl",        NULL};
+static const char *const dest_keys[] = {
+    "comment", "addr",       "addr6",           "name",        "name_ttl", "rtt_ms", "jitter_ms",
+    "loss",    "reply_loss", "icmp_rate_limit", "quote_bytes", "ttl",      "icmp",   "udp",
+    "tcp",     NULL};
+static const char *const set_hop_keys[] = {"rtt_ms",      "jitter_ms", "loss",
+                                           "reply_loss",  "silent",    "icmp_rate_limit",
+                                           "quote_bytes", "ttl",       NULL};
+static const char *const set_dest_keys[] = {
+    "rtt_ms", "jitter_ms", "loss", "reply_loss", "icmp_rate_limit", "quote_bytes", "ttl",
+    "icmp",   "udp",       "tcp",  NULL};
 static const char *const ecmp_keys[] = {"comment", "ecmp", NULL};
 static const char *const route_change_keys[] = {"comment", "at_s", "hops", NULL};
 static const char *const event_keys[] = {"comment", "at_s", "hop", "set", NULL};
-static const char *const path_keys[] = {"comment", "hops", "dest", "route_changes", "events",
-                                        NULL};
+static const char *const path_keys[] = {"comment", "hops", "dest", "route_changes", "events", NULL};
 static const char *const dns_keys[] = {"comment", "rtt_ms", "jitter_ms", "loss", NULL};
 static const char *const top_keys_paths[] = {"comment", "description", "seed", "names",
                                              "dns",     "paths",       NULL};
-static const char *const top_keys_single[] = {"comment", "description", "seed",
-                                              "names",   "dns",         "hops",
-                                              "dest",    "route_changes", "events",
-                                              NULL};
+static const char *const top_keys_single[] = {"comment", "description", "seed", "names",
+                                              "dns",     "hops",        "dest", "route_changes",
+                                              "events",  NULL};
 
 static int fail(struct pctx *c, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -125,8 +122,7 @@ static int check_keys(struct pctx *c, const cJSON *obj, const char *where,
             size_t off = 0;
 
             for (size_t i = 0; allowed[i] != NULL && off < sizeof(list); i++) {
-                int n = snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "",
-                                 allowed[i]);
+                int n = snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", allowed[i]);
                 if (n < 0)
                     break;
                 off += (size_t)n;
@@ -202,7 +198,8 @@ static int get_addr(struct pctx *c, const cJSON *v, const char *where, int famil
     unsigned char buf[16];
 
     if (!cJSON_IsString(v) || v->valuestring == NULL)
-        return fail(c, where, "must be a string holding an IPv%d address", family == AF_INET ? 4 : 6);
+        return fail(c, where, "must be a string holding an IPv%d address",
+                    family == AF_INET ? 4 : 6);
     if (inet_pton(family, v->valuestring, out) != 1)
         return fail(c, where, "is not a valid IPv%d address (got \"%.64s\")",
                     family == AF_INET ? 4 : 6, v->valuestring);
@@ -211,8 +208,10 @@ static int get_addr(struct pctx *c, const cJSON *v, const char *where, int famil
                     family == AF_INET ? "198.18.0.0/15" : "2001:db8::/32", v->valuestring);
     for (size_t i = 0; reserved[i] != NULL; i++) {
         if (inet_pton(family, reserved[i], buf) == 1 && memcmp(buf, out, alen) == 0)
-            return fail(c, where, "uses %s, which is reserved for the prober side or the "
-                                  "simulated resolver", reserved[i]);
+            return fail(c, where,
+                        "uses %s, which is reserved for the prober side or the "
+                        "simulated resolver",
+                        reserved[i]);
     }
     return 0;
 }
@@ -679,8 +678,8 @@ static int parse_path(struct pctx *c, const cJSON *obj, const char *where, struc
             sub_where(wx, wi, "set", 0);
             if (sv == NULL)
                 return fail(c, wi, "needs \"set\" (the fields to change)");
-            if ((rc = parse_node(c, sv, e->hop == 0 ? NODE_SET_DEST : NODE_SET_HOP, wx,
-                                 &e->set.v, &e->set.mask)) < 0)
+            if ((rc = parse_node(c, sv, e->hop == 0 ? NODE_SET_DEST : NODE_SET_HOP, wx, &e->set.v,
+                                 &e->set.mask)) < 0)
                 return rc;
             if (e->hop > 0 && (e->set.mask & PW_SIM_SET_SILENT) && !e->set.v.silent) {
                 const struct pw_sim_hop *hop = &r->hops[e->hop - 1];
@@ -688,8 +687,10 @@ static int parse_path(struct pctx *c, const cJSON *obj, const char *where, struc
                 for (size_t a = 0; a < hop->nalt; a++) {
                     if ((p->dest.has_addr && !hop->alt[a].has_addr) ||
                         (p->dest.has_addr6 && !hop->alt[a].has_addr6))
-                        return fail(c, wx, "makes hop %zu answer but it has no address of the "
-                                           "destination's family", e->hop);
+                        return fail(c, wx,
+                                    "makes hop %zu answer but it has no address of the "
+                                    "destination's family",
+                                    e->hop);
                 }
             }
         }
@@ -761,8 +762,8 @@ static int parse_names(struct pctx *c, const cJSON *obj, struct pw_sim_scenario 
         }
         for (size_t j = 0; j + 1 < s->nnames; j++) {
             if (s->names[j].wire_len == h->wire_len &&
-                strncasecmp((const char *)s->names[j].wire, (const char *)h->wire,
-                            h->wire_len) == 0)
+                strncasecmp((const char *)s->names[j].wire, (const char *)h->wire, h->wire_len) ==
+                    0)
                 return fail(c, w, "is listed twice (names compare case-insensitively)");
         }
     }
@@ -852,8 +853,9 @@ static int check_names(struct pctx *c, const struct pw_sim_scenario *s)
         inet_ntop(AF_INET, &nc.first_conflict_a->addr, a, sizeof(a));
     else
         inet_ntop(AF_INET6, &nc.first_conflict_a->addr6, a, sizeof(a));
-    return fail(c, NULL, "address %s has two different names (\"%.64s\" and \"%.64s\"); a PTR "
-                         "answer needs one",
+    return fail(c, NULL,
+                "address %s has two different names (\"%.64s\" and \"%.64s\"); a PTR "
+                "answer needs one",
                 a, nc.first_conflict_a->name, nc.first_conflict_b->name);
 }
 
@@ -975,8 +977,7 @@ out:
     return rc;
 }
 
-int pw_sim_scenario_load(const char *path, struct pw_sim_scenario **out, char *err,
-                         size_t errlen)
+int pw_sim_scenario_load(const char *path, struct pw_sim_scenario **out, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;

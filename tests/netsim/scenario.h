@@ -15,12 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PW_SIM_MAX_HOPS 64          /* per route; probers stop at 30-64 hops anyway */
-#define PW_SIM_MAX_ECMP 16          /* alternatives of one ECMP hop */
+#define PW_SIM_MAX_HOPS 64 /* per route; probers stop at 30-64 hops anyway */
+#define PW_SIM_MAX_ECMP 16 /* alternatives of one ECMP hop */
 #define PW_SIM_MAX_PATHS 64
-#define PW_SIM_MAX_NAME_WIRE 255    /* RFC 1035 limit of a name on the wire */
-#define PW_SIM_MAX_NAME_ADDRS 8     /* addresses per forward name, keeps answers < 512 bytes */
-#define PW_SIM_MAX_FILE (4u << 20)  /* largest scenario file accepted */
+#define PW_SIM_MAX_NAME_WIRE 255   /* RFC 1035 limit of a name on the wire */
+#define PW_SIM_MAX_NAME_ADDRS 8    /* addresses per forward name, keeps answers < 512 bytes */
+#define PW_SIM_MAX_FILE (4u << 20) /* largest scenario file accepted */
 
 /* Addresses owned by the prober side and the simulated resolver; never a hop or a target. */
 #define PW_SIM_PROBER4 "198.18.0.1"
@@ -29,11 +29,11 @@
 #define PW_SIM_DNS6 "2001:db8::53"
 
 enum pw_sim_answer {
-    PW_SIM_ANSWER_NONE = 0,   /* stay silent */
-    PW_SIM_ANSWER_REPLY,      /* ICMP echo: echo reply */
-    PW_SIM_ANSWER_UNREACH,    /* UDP: ICMP port unreachable */
-    PW_SIM_ANSWER_SYNACK,     /* TCP SYN: SYN-ACK */
-    PW_SIM_ANSWER_RST,        /* TCP SYN: RST|ACK */
+    PW_SIM_ANSWER_NONE = 0, /* stay silent */
+    PW_SIM_ANSWER_REPLY,    /* ICMP echo: echo reply */
+    PW_SIM_ANSWER_UNREACH,  /* UDP: ICMP port unreachable */
+    PW_SIM_ANSWER_SYNACK,   /* TCP SYN: SYN-ACK */
+    PW_SIM_ANSWER_RST,      /* TCP SYN: RST|ACK */
 };
 
 /* Bits of pw_sim_node_set.mask: which behaviour fields an event sets. */
@@ -102,7 +102,7 @@ struct pw_sim_node_set {
 
 struct pw_sim_event {
     uint64_t at_ns;
-    size_t hop;   /* 1-based hop index in the route active at at_ns; 0 = the destination */
+    size_t hop; /* 1-based hop index in the route active at at_ns; 0 = the destination */
     struct pw_sim_node_set set;
     size_t order; /* position in the file, keeps equal at_ns in file order after sorting */
 };
@@ -148,8 +148,7 @@ int pw_sim_scenario_parse(const char *json, size_t len, struct pw_sim_scenario *
 
 /* Read a file (at most PW_SIM_MAX_FILE bytes) and parse it as above; errors as above, plus
  * -errno from opening or reading the file. */
-int pw_sim_scenario_load(const char *path, struct pw_sim_scenario **out, char *err,
-                         size_t errlen);
+int pw_sim_scenario_load(const char *path, struct pw_sim_scenario **out, char *err, size_t errlen);
 
 /* Free a scenario and everything it owns; NULL is fine. */
 void pw_sim_scenario_free(struct pw_sim_scenario *scn);

@@ -60,12 +60,11 @@ int pw_sim_truth_write(struct pw_sim_truth *t, const struct pw_sim_truth_row *r)
     if (r->has_responder)
         inet_ntop(fam, r->responder, resp, sizeof(resp));
     if (fprintf(t->f,
-                "%" PRIu64 "\t%d\t%s\t%s\t%s\t%u\t%u\t%" PRIu32 "\t%u\t%" PRIu32 "\t%s\t%s\t%" PRIu64
-                "\t%" PRIu64 "\n",
+                "%" PRIu64 "\t%d\t%s\t%s\t%s\t%u\t%u\t%" PRIu32 "\t%u\t%" PRIu32
+                "\t%s\t%s\t%" PRIu64 "\t%" PRIu64 "\n",
                 r->recv_ns, fam == AF_INET ? 4 : 6, r->proto < 3 ? protos[r->proto] : "?", src, dst,
                 r->sport, r->dport, r->probe_id, r->ttl, r->hop, resp,
-                pw_sim_outcome_name((enum pw_sim_outcome)r->outcome), r->delay_us,
-                r->sent_ns) < 0)
+                pw_sim_outcome_name((enum pw_sim_outcome)r->outcome), r->delay_us, r->sent_ns) < 0)
         t->err = errno != 0 ? -errno : -EIO;
     t->pending++;
     return t->err;
