@@ -50,6 +50,7 @@
 #define RAW_BATCH 64
 #define RAW_PKT_LEN 84 /* IPv4 + ICMP echo + 56 bytes: the engine's default ICMP probe */
 #define SNMP_LINE_MAX 4096
+#define EXEC_SAMPLE_MS 5
 
 static volatile sig_atomic_t bench_interrupted;
 
@@ -238,14 +239,16 @@ static int cmd_engine(int argc, char **argv)
     struct cpu_split u0, u1;
     const char *dest_text = NULL;
     char err[256] = "";
-    int64_t ntargets = 1000, interval_ms = 100, timeout_ms = 1000, max_hops = 7, v;
+    int64_t ntargets = 1000, interval_ms = 100, timeout_ms = 1000, max_hops = 7, v = 0;
     int64_t t0, t_end, cpu0, cpu1, wakeups = 0, count;
     double duration = 2.0, span_s, offered;
     int rc = 1;
 
     pw_trace_opts_default(&opts);
-    if (!dests)
+    if (!dests) {
+        fprintf(stderr, "bench_probe engine: out of memory\n");
         goto out;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -262,8 +265,8 @@ static int cmd_engine(int argc, char **argv)
         if (strcmp(a, "--dests") == 0)
             dest_text = val;
         else if (strcmp(a, "--targets") == 0)
-            bad = pw_num_parse_i64(val, 1, BENCH_MAX_TARGETS, "targets", &ntargets, err,
-                                   sizeof(err));
+            bad =
+                pw_num_parse_i64(val, 1, BENCH_MAX_TARGETS, "targets", &ntargets, err, sizeof(err));
         else if (strcmp(a, "--interval-ms") == 0)
             bad = pw_num_parse_i64(val, 10, 86400000, "interval (ms)", &interval_ms, err,
                                    sizeof(err));
@@ -373,11 +376,10 @@ static int cmd_engine(int argc, char **argv)
            (unsigned long long)c.late, (unsigned long long)c.duplicates,
            (unsigned long long)c.malformed, (unsigned long long)c.send_errors,
            (unsigned long long)c.capture_drops, (unsigned long long)run.samples,
-           span_s > 0 ? (double)c.probes_sent / span_s : 0.0, span_s,
-           (double)(t_end - t0) / 1e9, (long long)(cpu1 - cpu0),
-           (long long)(u1.user_us - u0.user_us), (long long)(u1.sys_us - u0.sys_us),
-           c.probes_sent ? (double)(cpu1 - cpu0) / (double)c.probes_sent : 0.0,
-           (long long)wakeups,
+           span_s > 0 ? (double)c.probes_sent / span_s : 0.0, span_s, (double)(t_end - t0) / 1e9,
+           (long long)(cpu1 - cpu0), (long long)(u1.user_us - u0.user_us),
+           (long long)(u1.sys_us - u0.sys_us),
+           c.probes_sent ? (double)(cpu1 - cpu0) / (double)c.probes_sent : 0.0, (long long)wakeups,
            run.hops_answered ? (double)run.rtt_sum_us / (double)run.hops_answered : 0.0);
     snmp_print_delta(&s0, &s1);
     printf("\n");
@@ -430,18 +432,20 @@ static void raw_build(uint8_t *pkt, const struct pw_addr *src, const struct pw_a
 
 static void raw_usage(FILE *out)
 {
-    fprintf(out, "usage: bench_probe raw --dests 'A B …' [options]\n"
-                 "  --mode sendto|sendmmsg  one system call per packet, or %d per call\n"
-                 "  --max-hops N            TTLs 1..N per destination, as full traces (default 7)\n"
-                 "  --rate PPS              paced rate; 0 = as fast as possible (default 0)\n"
-                 "  --duration S            seconds (default 2)\n",
+    fprintf(out,
+            "usage: bench_probe raw --dests 'A B …' [options]\n"
+            "  --mode sendto|sendmmsg  one system call per packet, or %d per call\n"
+            "  --max-hops N            TTLs 1..N per destination, as full traces (default 7)\n"
+            "  --final-hop-only        TTL 64 only, the packets ping and fping send\n"
+            "  --rate PPS              paced rate; 0 = as fast as possible (default 0)\n"
+            "  --duration S            seconds (default 2)\n",
             RAW_BATCH);
 }
 
 static int cmd_raw(int argc, char **argv)
 {
     struct dest_list *dests = calloc(1, sizeof(*dests));
-    uint8_t (*pkts)[RAW_PKT_LEN] = NULL;
+    uint8_t(*pkts)[RAW_PKT_LEN] = NULL;
     struct sockaddr_in *to = NULL;
     struct mmsghdr msg[RAW_BATCH];
     struct iovec iov[RAW_BATCH];
@@ -450,19 +454,25 @@ static int cmd_raw(int argc, char **argv)
     struct pw_addr src;
     const char *dest_text = NULL;
     char err[256] = "";
-    bool use_mmsg = false;
+    bool use_mmsg = false, final_hop_only = false;
     int64_t max_hops = 7, rate = 0;
     double duration = 2.0;
     uint64_t sent = 0, errors = 0, npkts, idx = 0;
     int64_t t0, t_end, deadline;
     int fd = -1, rc = 1, sndbuf = 4 << 20;
 
-    if (!dests)
+    if (!dests) {
+        fprintf(stderr, "bench_probe raw: out of memory\n");
         goto out;
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
 
+        if (strcmp(a, "--final-hop-only") == 0) {
+            final_hop_only = true;
+            continue;
+        }
         if (!val) {
             raw_usage(stderr);
             goto out;
@@ -500,7 +510,10 @@ static int cmd_raw(int argc, char **argv)
         goto out;
     }
     /* The same packets, in the same order, as the engine's full traces: for each
-     * destination TTL 1..max_hops. Built once; the loop only hands them to the kernel. */
+     * destination TTL 1..max_hops (or one packet with TTL 64). Built once; the loop only
+     * hands them to the kernel. */
+    if (final_hop_only)
+        max_hops = 1;
     npkts = (uint64_t)dests->n * (uint64_t)max_hops;
     pkts = calloc(npkts, sizeof(*pkts));
     to = calloc(npkts, sizeof(*to));
@@ -509,8 +522,8 @@ static int cmd_raw(int argc, char **argv)
     for (unsigned d = 0; d < dests->n; d++) {
         for (int64_t h = 0; h < max_hops; h++) {
             uint64_t k = d * (uint64_t)max_hops + (uint64_t)h;
-            raw_build(pkts[k], &src, &dests->a[d], (uint8_t)(h + 1), (uint16_t)(0xb000 + d),
-                      (uint16_t)k);
+            raw_build(pkts[k], &src, &dests->a[d], final_hop_only ? 64 : (uint8_t)(h + 1),
+                      (uint16_t)(0xb000 + d), (uint16_t)k);
             struct sockaddr_storage ss;
             pw_addr_to_sockaddr(&dests->a[d], 0, &ss);
             memcpy(&to[k], &ss, sizeof(to[k])); /* IPv4 only: a sockaddr_in */
@@ -571,8 +584,8 @@ static int cmd_raw(int argc, char **argv)
         } else {
             for (unsigned i = 0; i < n; i++) {
                 uint64_t k = idx++ % npkts;
-                if (sendto(fd, pkts[k], RAW_PKT_LEN, 0, (struct sockaddr *)&to[k],
-                           sizeof(to[k])) < 0)
+                if (sendto(fd, pkts[k], RAW_PKT_LEN, 0, (struct sockaddr *)&to[k], sizeof(to[k])) <
+                    0)
                     errors++;
                 else
                     sent++;
@@ -610,9 +623,9 @@ static int cmd_exec(int argc, char **argv)
 {
     struct icmp_counts s0, s1;
     struct cpu_split u0, u1;
-    const char *out_path = "/dev/null";
+    const char *out_path = "/dev/null"; /* the peer's stdout and stderr go here */
     int i = 1, status = 0, child_rc = -1, fd;
-    int64_t t0, t_end;
+    int64_t t0, t_end, first_ns = 0, last_ns = 0, prev_ns, last_echos;
     pid_t pid, w;
 
     if (i + 1 < argc && strcmp(argv[i], "--out") == 0) {
@@ -637,8 +650,10 @@ static int cmd_exec(int argc, char **argv)
         return 1;
     }
     snmp_read(&s0);
+    last_echos = s0.out_echos;
     cpu_split(RUSAGE_CHILDREN, &u0);
     t0 = clock_ns(CLOCK_MONOTONIC);
+    prev_ns = t0;
     pid = fork();
     if (pid < 0) {
         fprintf(stderr, "bench_probe exec: fork: %s\n", strerror(errno));
@@ -647,24 +662,54 @@ static int cmd_exec(int argc, char **argv)
     }
     if (pid == 0) {
         dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO); /* fping prints its summary there */
         execvp(argv[i], argv + i);
         fprintf(stderr, "bench_probe exec: %s: %s\n", argv[i], strerror(errno));
         _exit(127);
     }
     close(fd);
-    /* Reap the peer and every orphan it left, until none is left. */
-    while ((w = wait(&status)) > 0 || (w < 0 && errno == EINTR)) {
-        if (w == pid)
+    /* While the peer runs, sample the namespace's echo counter every EXEC_SAMPLE_MS: the
+     * span between its first and last increase is the peer's sending window, free of its
+     * start-up and of the wait for the last replies. */
+    for (;;) {
+        struct icmp_counts now_c;
+        int64_t now;
+
+        w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
             child_rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            break;
+        }
+        if (w < 0 && errno != EINTR)
+            break;
+        usleep(EXEC_SAMPLE_MS * 1000);
+        now = clock_ns(CLOCK_MONOTONIC);
+        /* A change happened somewhere between the previous sample and this one: count
+         * the middle (unbiased to within a sampling period). */
+        if (snmp_read(&now_c) == 0 && now_c.out_echos != last_echos) {
+            if (first_ns == 0)
+                first_ns = (prev_ns + now) / 2;
+            last_ns = (prev_ns + now) / 2;
+            last_echos = now_c.out_echos;
+        }
+        prev_ns = now;
     }
+    /* Reap every orphan the peer left (mtr-packet), until none is left. */
+    while ((w = wait(&status)) > 0 || (w < 0 && errno == EINTR))
+        ;
     t_end = clock_ns(CLOCK_MONOTONIC);
     cpu_split(RUSAGE_CHILDREN, &u1);
     usleep(100000);
     snmp_read(&s1);
-    printf("kind=exec rc=%d wall_s=%.4f cpu_us=%lld user_us=%lld sys_us=%lld", child_rc,
-           (double)(t_end - t0) / 1e9,
+    printf("kind=exec rc=%d wall_s=%.4f cpu_us=%lld user_us=%lld sys_us=%lld active_s=%.4f"
+           " active_pps=%.0f",
+           child_rc, (double)(t_end - t0) / 1e9,
            (long long)(u1.user_us + u1.sys_us - u0.user_us - u0.sys_us),
-           (long long)(u1.user_us - u0.user_us), (long long)(u1.sys_us - u0.sys_us));
+           (long long)(u1.user_us - u0.user_us), (long long)(u1.sys_us - u0.sys_us),
+           (double)(last_ns - first_ns) / 1e9,
+           last_ns > first_ns
+               ? (double)(last_echos - s0.out_echos) * 1e9 / (double)(last_ns - first_ns)
+               : 0.0);
     snmp_print_delta(&s0, &s1);
     printf("\n");
     return child_rc == 0 ? 0 : 1;

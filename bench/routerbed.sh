@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PingWatcher bench — a path of real Linux routers in network namespaces.
 #
-#   routerbed.sh [-r ROUTERS] [-d NDEST] [-c CPU] [-g GROTOOL] -- COMMAND [ARGS...]
+#   routerbed.sh [-r ROUTERS] [-d NDEST] [-c CPUS] [-g GROTOOL] -- COMMAND [ARGS...]
 #
 # Builds, for the lifetime of COMMAND only:
 #
@@ -13,10 +13,11 @@
 # local). Every router forwards; ICMP rate limits are off in every namespace, so each probe
 # gets its reply and the bed itself loses nothing it can carry.
 #
-# Router work runs where a real router's would: on its own CPU. GRO on every veth gives each
-# one a NAPI instance; threaded NAPI runs it in a kernel thread that is pinned to CPU (default
-# the last one), so forwarding and ICMP generation are not charged to the prober, which the
-# caller pins to the other CPU. GROTOOL is a command that switches GRO on for an interface
+# Router work runs where a real router's would: on its own CPUs. GRO on every veth gives each
+# one a NAPI instance; threaded NAPI runs it in a kernel thread, pinned to one of CPUS (a
+# comma-separated list, default every CPU but 0; link k goes to the k-th, round robin), so
+# forwarding and ICMP generation are not charged to the prober, which the caller pins to a
+# CPU not in the list. GROTOOL is a command that switches GRO on for an interface
 # ("GROTOOL IFNAME", run inside the namespace, e.g. "bench_probe gro"); without it the routers
 # run in softirq wherever the packets were sent from, which PWB_OFFLOAD=0 reports.
 #
@@ -27,18 +28,18 @@
 #   PWB_HOPS      hops from host to the destination (ROUTERS + 1)
 #   PWB_ROUTERS   router addresses, hop 1 first (the address that answers on the host side)
 #   PWB_OFFLOAD   1 when router work is in pinned NAPI threads, 0 otherwise
-#   PWB_BED_CPU   the CPU the routers run on
+#   PWB_BED_CPU   the CPUs the routers run on
 # Exits with COMMAND's status. Every namespace created here is deleted on any exit (normal,
 # error, INT, TERM); namespaces it did not create are never touched.
 set -euo pipefail
 
 routers=6
 ndest=64
-bed_cpu=$(($(nproc) - 1))
+bed_cpu=$(seq -s, 1 $(($(nproc) - 1)))
 grotool=()
 
 usage() {
-    echo "usage: routerbed.sh [-r ROUTERS] [-d NDEST] [-c CPU] [-g GROTOOL] -- COMMAND [ARGS...]" >&2
+    echo "usage: routerbed.sh [-r ROUTERS] [-d NDEST] [-c CPUS] [-g GROTOOL] -- COMMAND [ARGS...]" >&2
     exit 2
 }
 
@@ -54,10 +55,17 @@ done
 shift $((OPTIND - 1))
 [ "${1:-}" = "--" ] && shift
 [ $# -ge 1 ] || usage
-[[ $routers =~ ^[0-9]+$ ]] && [ "$routers" -ge 1 ] && [ "$routers" -le 9 ] ||
-    { echo "routerbed: ROUTERS must be 1..9 (got $routers)" >&2; exit 2; }
-[[ $ndest =~ ^[0-9]+$ ]] && [ "$ndest" -ge 1 ] && [ "$ndest" -le 254 ] ||
-    { echo "routerbed: NDEST must be 1..254 (got $ndest)" >&2; exit 2; }
+if ! [[ $routers =~ ^[1-9]$ ]]; then
+    echo "routerbed: ROUTERS must be 1..9 (got '$routers')" >&2
+    exit 2
+fi
+if ! [[ $ndest =~ ^[0-9]{1,3}$ ]] || [ "$ndest" -lt 1 ] || [ "$ndest" -gt 254 ]; then
+    echo "routerbed: NDEST must be 1..254 (got '$ndest')" >&2
+    exit 2
+fi
+[[ $bed_cpu =~ ^[0-9]+(,[0-9]+)*$ ]] ||
+    { echo "routerbed: CPUS must be a comma-separated list of CPU numbers (got '$bed_cpu')" >&2; exit 2; }
+IFS=, read -ra bed_cpus <<<"$bed_cpu"
 [ "$(id -u)" -eq 0 ] || { echo "routerbed: needs root (network namespaces)" >&2; exit 2; }
 
 # Names: pwb<pid><node>, at most 3 + 7 + 2 = 12 characters (IFNAMSIZ-safe, unique per run).
@@ -68,17 +76,28 @@ nodes+=("${tag}d")
 last=$((${#nodes[@]} - 1))
 created=()
 
+# shellcheck disable=SC2317 # called through the EXIT trap
 cleanup() {
     local rc=$? ns
     trap - EXIT INT TERM
     for ns in "${created[@]}"; do
         ip netns del "$ns" 2>/dev/null || true
     done
-    exit $rc
+    exit "$rc"
+}
+# The command runs in the background so that a signal interrupts `wait` at once; the command
+# (only the one started here, by its pid) gets the signal too before the namespaces go.
+child=""
+# shellcheck disable=SC2317 # called through the INT and TERM traps
+on_signal() {
+    if [ -n "$child" ]; then
+        kill -TERM "$child" 2>/dev/null || true
+    fi
+    exit "$1"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 
 inns() { ip netns exec "$1" "${@:2}"; }
 
@@ -87,8 +106,10 @@ for ns in "${nodes[@]}"; do
         echo "routerbed: namespace $ns exists already (not ours): giving up" >&2
         exit 1
     fi
-    ip netns add "$ns"
+    # Recorded first, so that a signal arriving right after the add still removes it (the
+    # name carries our pid, and it did not exist a moment ago).
     created+=("$ns")
+    ip netns add "$ns"
     inns "$ns" ip link set lo up
     inns "$ns" sysctl -qw \
         net.ipv4.ip_forward=1 \
@@ -130,7 +151,7 @@ for ((i = 1; i <= ndest; i++)); do dests+="198.19.200.$i "; done
 hops=""
 for ((k = 0; k < last - 1; k++)); do hops+="198.19.$k.2 "; done
 
-# Offload router work to NAPI threads pinned on bed_cpu.
+# Router work into NAPI threads, pinned to the bed CPUs.
 offload=0
 if [ ${#grotool[@]} -gt 0 ]; then
     offload=1
@@ -148,15 +169,19 @@ if [ ${#grotool[@]} -gt 0 ]; then
         comm=$(cat "$d/comm" 2>/dev/null) || continue
         case $comm in
         "napi/p$$k"*)
-            # Real-time priority: the routers keep their CPU even when other work lands on
-            # it, as a router's forwarding plane would (RT throttling still leaves 5 %).
-            taskset -pc "$bed_cpu" "${d#/proc/}" >/dev/null &&
+            # napi/p<pid>k<link>…: the link number picks the CPU. Real-time priority: the
+            # routers keep their CPU even when other work lands on it, as a router's
+            # forwarding plane would (RT throttling still leaves 5 % to others).
+            link=${comm#"napi/p$$k"}
+            link=${link%%[!0-9]*}
+            cpu=${bed_cpus[$((link % ${#bed_cpus[@]}))]}
+            taskset -pc "$cpu" "${d#/proc/}" >/dev/null &&
                 chrt -f -p 10 "${d#/proc/}" &&
                 pinned=$((pinned + 1))
             ;;
         esac
     done
-    [ "$pinned" -gt 0 ] || offload=0
+    [ "$pinned" -eq $((2 * last)) ] || offload=0
     [ $offload = 1 ] || echo "routerbed: could not move router work to NAPI threads;" \
         "routers run in softirq of the sender" >&2
 fi
@@ -168,7 +193,10 @@ inns "${nodes[0]}" fping -q -r 3 -t 1000 198.19.200.1 >/dev/null 2>&1 ||
 export PWB_HOST_NS=${nodes[0]} PWB_DEST_NS=${nodes[$last]} PWB_DESTS=${dests% }
 export PWB_HOPS=$last PWB_ROUTERS=${hops% } PWB_OFFLOAD=$offload PWB_BED_CPU=$bed_cpu
 set +e
-"$@"
+"$@" &
+child=$!
+wait "$child"
 rc=$?
+child=""
 set -e
 exit $rc

@@ -1,0 +1,104 @@
+/* PingWatcher — the FastCGI app's shared state and the request every handler gets.
+ *
+ * One struct pw_app per process (built by main.c, read by every worker thread); one struct
+ * pw_req per request, living in the worker's arena. Handlers answer through response.h and
+ * return 0 once an answer was written (or -1 when the client went away).
+ */
+#ifndef PW_APP_H
+#define PW_APP_H
+
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "http.h"
+#include "render.h"
+
+struct pw_store;
+struct pw_metrics;
+
+#define PW_APP_THREADS_MAX 256
+#define PW_APP_USERS_MAX 32
+
+struct pw_app_opts {
+    char db_path[4096];
+    char control_path[108];
+    char socket_path[108]; /* --socket: bind this unix socket; "" = accept on fd 0 */
+    unsigned socket_mode;  /* permissions of that socket */
+    unsigned threads;      /* worker threads (FCGX_Accept_r each) */
+    unsigned sse_max;      /* concurrent SSE streams; more get 503 */
+    unsigned control_timeout_ms;
+    unsigned sse_poll_ms; /* how often a live stream looks for new samples */
+    unsigned sse_heartbeat_s;
+    unsigned sse_max_s;    /* a live stream ends after this long (the client reconnects) */
+    bool auth_writes;      /* mutations need REMOTE_USER (set by the web server's auth) */
+    unsigned nwrite_users; /* when > 0 only these users may write */
+    char write_users[PW_APP_USERS_MAX][64];
+};
+
+struct pw_app {
+    struct pw_app_opts opts;
+    pthread_mutex_t store_lock; /* guards opening the store */
+    /* A struct pw_store is used by one thread at a time (store.h), and LMDB allows one
+     * environment per process: requests take turns on the one handle. A request holds this
+     * from its first store call to its end; streams (SSE, export) hold it only while they
+     * read, never while they write to the client or wait. */
+    pthread_mutex_t store_use;
+    struct pw_store *_Atomic store;
+    char store_err[256];
+    atomic_uint sse_active;
+    atomic_bool stopping;
+    struct pw_metrics *metrics;
+};
+
+/* Fills opts with the defaults. */
+void pw_app_opts_default(struct pw_app_opts *o);
+
+/* The store, opened read-only on first use (and retried on later requests while it cannot
+ * be opened, e.g. before the daemon created it). NULL with a reason in err otherwise. Safe
+ * from any thread; the handle is shared by all of them. */
+struct pw_store *pw_app_store(struct pw_app *app, char *err, size_t errlen);
+
+/* Route flags. */
+enum {
+    PW_ROUTE_MUTATION = 1 << 0, /* changes state: same-origin marker, auth, control socket */
+    PW_ROUTE_SSE = 1 << 1,      /* a long-lived event stream */
+};
+
+#define PW_REQ_MAX_ARGS 4
+#define PW_REQ_BODY_MAX_RESPONSE (16u << 20) /* a buffered (non-streamed) response */
+
+struct pw_req {
+    struct pw_app *app;
+    FCGX_Request *fcgi;
+    struct pw_arena *arena;
+
+    enum pw_http_method method;
+    const char *uri;
+    struct pw_http_path path;
+    const char *arg[PW_REQ_MAX_ARGS]; /* path segments matched by wildcards, in order */
+    unsigned nargs;
+    struct pw_kvs params; /* query string and body together (a name may appear once) */
+    enum pw_fmt fmt;      /* HTML for HTMX requests */
+    const char *remote_user;
+
+    /* the answer */
+    struct pw_buf body;
+    struct pw_out out;
+    struct pw_buf headers; /* extra header lines, each ending in \r\n */
+    bool headers_sent;     /* streaming began: the status can no longer change */
+    bool head_only;        /* HEAD: headers only */
+    bool client_gone;      /* a write failed */
+    bool store_held;       /* holds app->store_use */
+    int64_t t0_ns;         /* CLOCK_MONOTONIC at the start (Server-Timing) */
+    char err[512];         /* scratch for validation messages */
+};
+
+/* A request header (CGI name, e.g. "HTTP_HX_REQUEST") or NULL. */
+const char *pw_req_env(const struct pw_req *r, const char *name);
+
+#endif
