@@ -435,10 +435,10 @@ static bool send_probe(struct pw_trace_engine *e, struct pw_trace_target *t, str
     p->ttl = ttl;
     p->sample = (uint32_t)(s - t->samples);
     p->sample_seq = s->seq;
-    p->sent_rt_ns = realtime_ns(); /* replaced by the batch's send time */
+    p->sent_rt_ns = 0; /* set by batch_flush() to the batch's send time */
     p->deadline_ns = now + (int64_t)t->opts.timeout_ms * NS_PER_MS + e->grace_ns;
-    if (s->start_rt_ns == 0)
-        s->start_rt_ns = p->sent_rt_ns;
+    if (s->start_rt_ns == 0) /* once per sample: the clock read is not free */
+        s->start_rt_ns = realtime_ns();
     s->outstanding++;
     s->last_sent_ttl = ttl > s->last_sent_ttl ? ttl : s->last_sent_ttl;
     s->next_ttl++;
@@ -487,8 +487,9 @@ static int64_t target_next_event(const struct pw_trace_target *t)
 
     if (!t->count || t->started < t->count)
         next = t->next_sample_ns;
-    for (uint32_t i = 0; i < t->nsamples; i++) {
-        const struct sample_slot *s = &t->samples[i];
+    /* Only samples from the next to deliver to the last started can be active. */
+    for (uint64_t q = t->delivered; q < t->started; q++) {
+        const struct sample_slot *s = &t->samples[q % t->nsamples];
         if (s->active && s->sending && s->next_send_ns < next)
             next = s->next_send_ns;
     }
@@ -510,8 +511,8 @@ static bool target_run(struct pw_trace_engine *e, struct pw_trace_target *t, int
     expire_probes(t, now);
     while ((!t->count || t->started < t->count) && t->next_sample_ns <= now)
         start_sample(t, now);
-    for (uint32_t i = 0; i < t->nsamples && !capped; i++) {
-        struct sample_slot *s = &t->samples[(t->delivered + i) % t->nsamples];
+    for (uint64_t q = t->delivered; q < t->started && !capped; q++) {
+        struct sample_slot *s = &t->samples[q % t->nsamples];
         while (s->active && s->sending && s->next_send_ns <= now) {
             if (!rate_take(e, now)) {
                 capped = true;
