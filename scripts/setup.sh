@@ -9,6 +9,7 @@ packages=(
     build-essential meson ninja-build pkg-config clang libclang-rt-14-dev clang-format
     libnet1-dev libpcap-dev liblmdb-dev lmdb-utils libcjson-dev libcurl4-openssl-dev libfcgi-dev
     libc-ares-dev
+    libsqlite3-dev
     python3 iproute2 nftables mtr-tiny fping nginx-light wrk
 )
 

@@ -409,6 +409,10 @@ static void test_small_records(void)
         CHECK_INT(pw_dns_val_decode(buf, len, name, sizeof(name), &when), 0);
         CHECK_STR(name, PW_DNS_NONE);
         CHECK_INT(pw_dns_val_encode("bad name", 1, buf, sizeof(buf), &len), PW_E_RANGE);
+        /* "No PTR" is spelled by the flag only, never as a stored name. */
+        CHECK_INT(pw_dns_val_encode("x---------", 1, buf, sizeof(buf), &len), 0);
+        buf[10] = '-';
+        CHECK_INT(pw_dns_val_decode(buf, len, name, sizeof(name), NULL), PW_E_MALFORMED);
         CHECK_INT(pw_dns_val_decode(buf, 3, name, sizeof(name), NULL), PW_E_TRUNCATED);
     }
 }
