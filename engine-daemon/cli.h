@@ -29,10 +29,12 @@ struct pw_cli_env {
 #define PW_CLI_OPT_CONFIG 0x100
 #define PW_CLI_OPT_DB 0x101
 #define PW_CLI_OPT_CONTROL 0x102
-#define PW_CLI_GLOBAL_LONGOPTS                                                                 \
-    {"config", required_argument, NULL, PW_CLI_OPT_CONFIG},                                    \
-        {"db", required_argument, NULL, PW_CLI_OPT_DB},                                        \
-        {"control", required_argument, NULL, PW_CLI_OPT_CONTROL}
+#define PW_CLI_GLOBAL_LONGOPTS                                                                     \
+    {"config", required_argument, NULL, PW_CLI_OPT_CONFIG},                                        \
+        {"db", required_argument, NULL, PW_CLI_OPT_DB},                                            \
+    {                                                                                              \
+        "control", required_argument, NULL, PW_CLI_OPT_CONTROL                                     \
+    }
 
 /* Handles a global option returned by getopt_long; returns 1 when c was one. */
 int pw_cli_global_opt(struct pw_cli_env *env, int c, const char *arg);

@@ -93,8 +93,7 @@ int pw_cmd_hops(int argc, char **argv, struct pw_cli_env *env)
         if (rc == -ENOENT)
             fprintf(stderr, "pingwatcher hops: target %u does not exist\n", id);
         else
-            fprintf(stderr, "pingwatcher hops: cannot read target %u: %s\n", id,
-                    pw_strerror(rc));
+            fprintf(stderr, "pingwatcher hops: cannot read target %u: %s\n", id, pw_strerror(rc));
         rc = PW_EXIT_FAILURE;
         goto out;
     }

@@ -36,8 +36,8 @@ static cJSON *route_json(struct pw_store *s, uint32_t id)
         return arr;
     for (unsigned i = 0; i < r.nhops; i++) {
         if (r.hop[i].family)
-            cJSON_AddItemToArray(arr, cJSON_CreateString(pw_addr_format(&r.hop[i], ip,
-                                                                         sizeof(ip))));
+            cJSON_AddItemToArray(arr,
+                                 cJSON_CreateString(pw_addr_format(&r.hop[i], ip, sizeof(ip))));
         else
             cJSON_AddItemToArray(arr, cJSON_CreateNull());
     }
@@ -57,8 +57,7 @@ static void route_text(struct pw_store *s, uint32_t id, char *buf, size_t len)
     }
     for (unsigned i = 0; i < r.nhops && used < len; i++)
         used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "",
-                                 r.hop[i].family ? pw_addr_format(&r.hop[i], ip, sizeof(ip))
-                                                 : "*");
+                                 r.hop[i].family ? pw_addr_format(&r.hop[i], ip, sizeof(ip)) : "*");
 }
 
 static int collect(void *arg, const struct pw_store_route_change *c)
@@ -165,8 +164,9 @@ int pw_cmd_route_changes(int argc, char **argv, struct pw_cli_env *env)
         free(text);
         cJSON_Delete(x.arr);
     } else if (!t.id) {
-        fprintf(stderr, "pingwatcher route-changes: note: target %u is not (or no longer) in "
-                        "the store\n",
+        fprintf(stderr,
+                "pingwatcher route-changes: note: target %u is not (or no longer) in "
+                "the store\n",
                 id);
     }
     pw_store_close(x.s);

@@ -12,24 +12,23 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: pingwatcher [global options] targets COMMAND ...\n"
-            "  targets add HOST [options]   start monitoring HOST; prints the new id\n"
-            "      -P, --type icmp|udp|tcp   probe packet type\n"
-            "      -p, --port PORT           UDP/TCP destination port\n"
-            "      -i, --interval S          seconds between samples\n"
-            "      -s, --packet-size BYTES   payload after the ICMP/UDP/TCP header\n"
-            "      -t, --timeout S           seconds before a probe counts as lost\n"
-            "      -m, --max-hops N          highest TTL probed\n"
-            "      -d, --delay MS            milliseconds between the TTLs of one sample\n"
-            "          --final-hop-only      probe only the destination\n"
-            "          --label L             a name to show\n"
-            "          --config NAME         start from a named configuration\n"
-            "          --paused              add it paused\n"
-            "  targets list [--json]        every target in the store\n"
-            "  targets rm ID                stop monitoring (stored samples stay)\n"
-            "  targets pause ID | resume ID\n"
-            "global options: -c CONFIG, --db DIR, --control PATH\n");
+    fprintf(out, "usage: pingwatcher [global options] targets COMMAND ...\n"
+                 "  targets add HOST [options]   start monitoring HOST; prints the new id\n"
+                 "      -P, --type icmp|udp|tcp   probe packet type\n"
+                 "      -p, --port PORT           UDP/TCP destination port\n"
+                 "      -i, --interval S          seconds between samples\n"
+                 "      -s, --packet-size BYTES   payload after the ICMP/UDP/TCP header\n"
+                 "      -t, --timeout S           seconds before a probe counts as lost\n"
+                 "      -m, --max-hops N          highest TTL probed\n"
+                 "      -d, --delay MS            milliseconds between the TTLs of one sample\n"
+                 "          --final-hop-only      probe only the destination\n"
+                 "          --label L             a name to show\n"
+                 "          --config NAME         start from a named configuration\n"
+                 "          --paused              add it paused\n"
+                 "  targets list [--json]        every target in the store\n"
+                 "  targets rm ID                stop monitoring (stored samples stay)\n"
+                 "  targets pause ID | resume ID\n"
+                 "global options: -c CONFIG, --db DIR, --control PATH\n");
 }
 
 static int bad_value(const char *err)
@@ -97,14 +96,14 @@ static int cmd_add(int argc, char **argv, struct pw_cli_env *env)
             cJSON_AddNumberToObject(args, "packet_size", (double)v);
             break;
         case 't':
-            if (pw_num_parse_double(optarg, 0.001, 60, "timeout (seconds)", &dv, err,
-                                    sizeof(err)) < 0)
+            if (pw_num_parse_double(optarg, 0.001, 60, "timeout (seconds)", &dv, err, sizeof(err)) <
+                0)
                 goto bad;
             cJSON_AddNumberToObject(args, "timeout", dv);
             break;
         case 'm':
-            if (pw_num_parse_i64(optarg, 1, PW_TRACE_MAX_HOPS, "max hops", &v, err,
-                                 sizeof(err)) < 0)
+            if (pw_num_parse_i64(optarg, 1, PW_TRACE_MAX_HOPS, "max hops", &v, err, sizeof(err)) <
+                0)
                 goto bad;
             cJSON_AddNumberToObject(args, "max_hops", (double)v);
             break;

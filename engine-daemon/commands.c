@@ -16,11 +16,11 @@ static void reply(struct pwd_daemon *d, uint64_t client, char *line)
     pwd_control_reply(d->control, client, line);
 }
 
-static void reply_error(struct pwd_daemon *d, uint64_t client, const char *code,
-                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void reply_error(struct pwd_daemon *d, uint64_t client, const char *code, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
 
-static void reply_error(struct pwd_daemon *d, uint64_t client, const char *code,
-                        const char *fmt, ...)
+static void reply_error(struct pwd_daemon *d, uint64_t client, const char *code, const char *fmt,
+                        ...)
 {
     char msg[1024];
     va_list ap;
@@ -103,8 +103,13 @@ struct request_job {
 
 static void target_add_with(struct pwd_daemon *d, uint64_t client, const struct pwd_request *req,
                             const struct pw_addr *addr);
-static void target_update_with(struct pwd_daemon *d, uint64_t client,
-                               const struct pwd_request *req, const struct pw_addr *addr);
+static void target_update_with(struct pwd_daemon *d, uint64_t client, const struct pwd_request *req,
+                               const struct pw_addr *addr);
+
+static void defer(struct pwd_daemon *d, uint64_t client, const struct pwd_request *req,
+                  const struct pw_addr *addr);
+static void run_locked(struct pwd_daemon *d, uint64_t client, const struct pwd_request *req,
+                       const struct pw_addr *addr);
 
 static void on_request_resolved(void *arg, int status, const struct pw_addr *addr,
                                 const char *reason)
@@ -113,18 +118,14 @@ static void on_request_resolved(void *arg, int status, const struct pw_addr *add
     struct pwd_daemon *d = j->d;
 
     d->res_dirty = true;
-    pwd_store_lock(d);
     if (status == -ECANCELED)
         reply_error(d, j->client, PWD_ERR_UNAVAILABLE, "pingwatcherd is shutting down");
     else if (status == -ETIMEDOUT)
         reply_error(d, j->client, PWD_ERR_UNAVAILABLE, "%s (try again)", reason);
     else if (status < 0)
         reply_error(d, j->client, PWD_ERR_INVALID, "%s", reason);
-    else if (j->req.cmd == PWD_CMD_TARGET_ADD)
-        target_add_with(d, j->client, &j->req, addr);
     else
-        target_update_with(d, j->client, &j->req, addr);
-    pwd_store_unlock(d);
+        defer(d, j->client, &j->req, addr);
     free(j);
 }
 
@@ -173,8 +174,8 @@ static int new_target_opts(struct pwd_daemon *d, uint64_t client, const struct p
         struct pw_store_config sc;
         rc = pw_store_config_get(d->store, req->config, &sc);
         if (rc == -ENOENT) {
-            reply_error(d, client, PWD_ERR_NOT_FOUND,
-                        "named configuration \"%s\" does not exist", req->config);
+            reply_error(d, client, PWD_ERR_NOT_FOUND, "named configuration \"%s\" does not exist",
+                        req->config);
             return rc;
         }
         if (rc < 0) {
@@ -212,8 +213,8 @@ static void target_add_with(struct pwd_daemon *d, uint64_t client, const struct 
         /* The engine's own checks (route, packet size for this protocol and family) before
          * anything is stored: the target is tried out under id 0 and removed at once. */
         struct pw_trace_target *probe = NULL;
-        rc = pw_trace_engine_add(d->engine, addr, &rec.opts, INT64_MAX / 2, 0, NULL, NULL,
-                                 &probe, err, sizeof(err));
+        rc = pw_trace_engine_add(d->engine, addr, &rec.opts, INT64_MAX / 2, 0, NULL, NULL, &probe,
+                                 err, sizeof(err));
         if (rc < 0) {
             reply_error(d, client, PWD_ERR_INVALID, "%s", err[0] ? err : pw_strerror(rc));
             return;
@@ -237,8 +238,8 @@ static void target_add_with(struct pwd_daemon *d, uint64_t client, const struct 
     reply_id(d, client, rec.id);
 }
 
-static void target_update_with(struct pwd_daemon *d, uint64_t client,
-                               const struct pwd_request *req, const struct pw_addr *addr)
+static void target_update_with(struct pwd_daemon *d, uint64_t client, const struct pwd_request *req,
+                               const struct pw_addr *addr)
 {
     struct pwd_target *t = pwd_target_find(d, req->id);
     struct pw_store_target old;
@@ -279,10 +280,9 @@ static void target_update_with(struct pwd_daemon *d, uint64_t client,
         t->numeric = pw_addr_parse(req->host, &probe) == 0;
         t->resolve_gen++; /* an older lookup's answer is for the old name */
         t->resolving = false;
-        t->next_resolve_ns =
-            t->numeric || !d->cfg.dns_refresh_s
-                ? 0
-                : pwd_mono_ns() + (int64_t)d->cfg.dns_refresh_s * NS_PER_S;
+        t->next_resolve_ns = t->numeric || !d->cfg.dns_refresh_s
+                                 ? 0
+                                 : pwd_mono_ns() + (int64_t)d->cfg.dns_refresh_s * NS_PER_S;
     }
     if (req->fields & PWD_F_LABEL)
         snprintf(t->rec.label, sizeof(t->rec.label), "%s", req->label);
@@ -597,9 +597,15 @@ static void cmd_stats(struct pwd_daemon *d, uint64_t client, bool reset)
     cJSON *res = cJSON_CreateObject();
     const struct pwd_stats *st = &d->st;
     int64_t now = pwd_mono_ns();
+    double pending = -1;
     size_t running = 0;
     bool ok;
 
+    /* Not worth waiting for a commit: -1 when the writer is busy. */
+    if (pthread_mutex_trylock(&d->store_lock) == 0) {
+        pending = (double)pw_store_pending(d->store);
+        pthread_mutex_unlock(&d->store_lock);
+    }
     for (size_t i = 0; i < d->ntargets; i++)
         running += d->list[i]->et != NULL;
     pw_trace_engine_counters(d->engine, &ec);
@@ -610,8 +616,7 @@ static void cmd_stats(struct pwd_daemon *d, uint64_t client, bool reset)
          add_num(r, "samples", (double)st->samples) &&
          add_num(r, "samples_flushed", (double)st->samples_flushed) &&
          add_num(r, "samples_dropped", (double)st->samples_dropped) &&
-         add_num(r, "pending", (double)pw_store_pending(d->store)) &&
-         add_num(r, "queued", (double)d->qlen) &&
+         add_num(r, "pending", pending) && add_num(r, "queued", (double)d->qlen) &&
          add_num(r, "flushes", (double)st->flushes) &&
          add_num(r, "flush_errors", (double)st->flush_errors) &&
          add_num(r, "flush_ms_total", (double)st->flush_ns_total / 1e6) &&
@@ -623,6 +628,10 @@ static void cmd_stats(struct pwd_daemon *d, uint64_t client, bool reset)
          add_num(r, "requests", (double)st->requests) &&
          add_num(r, "request_errors", (double)st->request_errors) &&
          add_num(r, "iterations", (double)st->iterations) &&
+         add_num(r, "max_engine_ms", (double)st->max_engine_ns / 1e6) &&
+         add_num(r, "max_events_ms", (double)st->max_events_ns / 1e6) &&
+         add_num(r, "max_drain_ms", (double)st->max_drain_ns / 1e6) &&
+         add_num(r, "max_housekeeping_ms", (double)st->max_housekeeping_ns / 1e6) &&
          add_num(r, "control_clients", pwd_control_clients(d->control)) &&
          add_num(lag, "count", (double)st->lag_count) &&
          add_num(lag, "p50_us", pwd_stats_lag_pct(st, 50)) &&
@@ -659,29 +668,25 @@ static void cmd_stats(struct pwd_daemon *d, uint64_t client, bool reset)
         d->st.missed = 0;
         d->st.flush_ns_total = 0;
         d->st.flush_ns_max = 0;
+        d->st.max_engine_ns = d->st.max_events_ns = 0;
+        d->st.max_drain_ns = d->st.max_housekeeping_ns = 0;
         d->st.window_start_ns = now;
     }
     reply(d, client, pwd_response_ok(r));
 }
 
-void pwd_command_handle(void *arg, uint64_t client, const char *line, size_t len)
+/* Executes a parsed request with the store locked. addr: the resolved host of a target.add or
+ * target.update, or NULL before resolution. */
+static void run_locked(struct pwd_daemon *d, uint64_t client, const struct pwd_request *req,
+                       const struct pw_addr *addr)
 {
-    struct pwd_daemon *d = arg;
-    struct pwd_request *req = malloc(sizeof(*req));
-    char err[600];
-
-    if (!req) {
-        reply(d, client, NULL);
+    if (addr) {
+        if (req->cmd == PWD_CMD_TARGET_ADD)
+            target_add_with(d, client, req, addr);
+        else
+            target_update_with(d, client, req, addr);
         return;
     }
-    if (pwd_request_parse(line, len, req, err, sizeof(err)) < 0) {
-        reply_error(d, client, PWD_ERR_INVALID, "%s", err);
-        free(req);
-        return;
-    }
-    pwd_log(&d->log, PWD_LOG_DEBUG, "control: %s", pwd_cmd_name(req->cmd));
-    /* Requests are rare next to samples: they may wait for one commit of the writer. */
-    pwd_store_lock(d);
     switch (req->cmd) {
     case PWD_CMD_TARGET_ADD: {
         struct pw_trace_opts opts;
@@ -709,9 +714,6 @@ void pwd_command_handle(void *arg, uint64_t client, const char *line, size_t len
     case PWD_CMD_TARGET_RESUME:
         cmd_pause(d, client, req->id, req->cmd == PWD_CMD_TARGET_PAUSE);
         break;
-    case PWD_CMD_TARGET_LIST:
-        cmd_list(d, client);
-        break;
     case PWD_CMD_CONFIG_CREATE:
     case PWD_CMD_CONFIG_UPDATE:
     case PWD_CMD_CONFIG_DELETE:
@@ -728,13 +730,87 @@ void pwd_command_handle(void *arg, uint64_t client, const char *line, size_t len
     case PWD_CMD_COMMENT_DELETE:
         cmd_comment(d, client, req);
         break;
+    case PWD_CMD_TARGET_LIST:
     case PWD_CMD_STATS:
-        cmd_stats(d, client, req->reset);
-        break;
     case PWD_CMD_COUNT:
-        reply_error(d, client, PWD_ERR_INVALID, "unknown command");
+        reply_error(d, client, PWD_ERR_INTERNAL, "request routed wrongly");
         break;
     }
-    pwd_store_unlock(d);
+}
+
+/* Runs the request now if the store is free, else queues it for pwd_commands_retry(): a
+ * request never makes the loop wait for the writer's commit. */
+static void defer(struct pwd_daemon *d, uint64_t client, const struct pwd_request *req,
+                  const struct pw_addr *addr)
+{
+    struct pwd_deferred *x;
+
+    if (!d->deferred && pthread_mutex_trylock(&d->store_lock) == 0) {
+        run_locked(d, client, req, addr);
+        pthread_mutex_unlock(&d->store_lock);
+        return;
+    }
+    x = malloc(sizeof(*x));
+    if (!x) {
+        reply(d, client, NULL);
+        return;
+    }
+    x->next = NULL;
+    x->client = client;
+    x->has_addr = addr != NULL;
+    if (addr)
+        x->addr = *addr;
+    x->req = *req;
+    if (!d->deferred)
+        d->deferred_tail = &d->deferred;
+    *d->deferred_tail = x;
+    d->deferred_tail = &x->next;
+}
+
+void pwd_commands_retry(struct pwd_daemon *d)
+{
+    if (!d->deferred || pthread_mutex_trylock(&d->store_lock) != 0)
+        return;
+    while (d->deferred) {
+        struct pwd_deferred *x = d->deferred;
+        d->deferred = x->next;
+        run_locked(d, x->client, &x->req, x->has_addr ? &x->addr : NULL);
+        free(x);
+    }
+    pthread_mutex_unlock(&d->store_lock);
+}
+
+void pwd_commands_drop(struct pwd_daemon *d)
+{
+    while (d->deferred) {
+        struct pwd_deferred *x = d->deferred;
+        d->deferred = x->next;
+        free(x);
+    }
+}
+
+void pwd_command_handle(void *arg, uint64_t client, const char *line, size_t len)
+{
+    struct pwd_daemon *d = arg;
+    struct pwd_request *req = malloc(sizeof(*req));
+    char err[600];
+
+    if (!req) {
+        reply(d, client, NULL);
+        return;
+    }
+    if (pwd_request_parse(line, len, req, err, sizeof(err)) < 0) {
+        reply_error(d, client, PWD_ERR_INVALID, "%s", err);
+        free(req);
+        return;
+    }
+    pwd_log(&d->log, PWD_LOG_DEBUG, "control: %s", pwd_cmd_name(req->cmd));
+    /* These two read the daemon's own state only. */
+    if (req->cmd == PWD_CMD_TARGET_LIST)
+        cmd_list(d, client);
+    else if (req->cmd == PWD_CMD_STATS)
+        cmd_stats(d, client, req->reset);
+    else
+        defer(d, client, req, NULL);
     free(req);
 }

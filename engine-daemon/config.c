@@ -54,8 +54,8 @@ static int get_number(const cJSON *v, const char *where, double min, double max,
                       const char *unit, double *out, char *err, size_t errlen)
 {
     if (!cJSON_IsNumber(v))
-        return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be a number (got %s)",
-                    v->string, type_name(v));
+        return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be a number (got %s)", v->string,
+                    type_name(v));
     if (!isfinite(v->valuedouble) || v->valuedouble < min || v->valuedouble > max ||
         (whole && v->valuedouble != floor(v->valuedouble))) {
         return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be %sbetween %g and %g%s (got %g)",
@@ -92,8 +92,8 @@ static int get_string(const cJSON *v, const char *where, char *out, size_t max, 
     size_t n;
 
     if (!cJSON_IsString(v) || !v->valuestring)
-        return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be a string (got %s)",
-                    v->string, type_name(v));
+        return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be a string (got %s)", v->string,
+                    type_name(v));
     n = strlen(v->valuestring);
     if (n >= max)
         return fail(err, errlen, where, PW_E_RANGE, "\"%s\" is too long (%zu bytes, at most %zu)",
@@ -105,8 +105,8 @@ static int get_string(const cJSON *v, const char *where, char *out, size_t max, 
 static int get_object(const cJSON *v, const char *where, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(v))
-        return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be an object (got %s)",
-                    v->string, type_name(v));
+        return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be an object (got %s)", v->string,
+                    type_name(v));
     return 0;
 }
 
@@ -317,8 +317,7 @@ void pwd_config_deinit(struct pwd_config *c)
     c->npresets = c->ntargets = 0;
 }
 
-const struct pwd_config_preset *pwd_config_preset_find(const struct pwd_config *c,
-                                                       const char *name)
+const struct pwd_config_preset *pwd_config_preset_find(const struct pwd_config *c, const char *name)
 {
     for (size_t i = 0; i < c->npresets; i++)
         if (strcmp(c->presets[i].name, name) == 0)
@@ -483,8 +482,8 @@ static int parse_target(const cJSON *obj, const char *where, struct pwd_config *
             if (rc < 0)
                 return fail(err, errlen, where, rc, "%s", inner);
             if (rc == 0)
-                return unknown_key(v, where, "host, label, config, paused or a trace option",
-                                   err, errlen);
+                return unknown_key(v, where, "host, label, config, paused or a trace option", err,
+                                   errlen);
             rc = 0;
         }
         if (rc < 0)
@@ -532,8 +531,7 @@ static const char top_keys[] =
     "database, control, user, group, log_level, max_probes_per_s, batch, retention, "
     "route_change, dns, defaults, configurations, targets";
 
-int pwd_config_parse(const char *text, size_t len, struct pwd_config *c, char *err,
-                     size_t errlen)
+int pwd_config_parse(const char *text, size_t len, struct pwd_config *c, char *err, size_t errlen)
 {
     const cJSON *v, *presets = NULL, *targets = NULL;
     cJSON *root;

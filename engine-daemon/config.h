@@ -102,8 +102,7 @@ void pwd_config_deinit(struct pwd_config *c);
 /* Parses text[0..len). On success c (initialised by this call) holds the configuration; on
  * error c is left initialised and empty and err says what and where. Returns 0, PW_E_RANGE or
  * PW_E_MALFORMED (not JSON), or -ENOMEM. */
-int pwd_config_parse(const char *text, size_t len, struct pwd_config *c, char *err,
-                     size_t errlen);
+int pwd_config_parse(const char *text, size_t len, struct pwd_config *c, char *err, size_t errlen);
 /* Reads and parses a file (at most PWD_CONFIG_MAX_BYTES). Errors start with the path. */
 int pwd_config_load(const char *path, struct pwd_config *c, char *err, size_t errlen);
 

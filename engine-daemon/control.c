@@ -23,14 +23,14 @@ struct client {
     struct pwd_control *ctl;
     struct pwd_watch watch;
     uint64_t id;
-    char *in;           /* IN_CAP bytes */
+    char *in; /* IN_CAP bytes */
     size_t inlen;
-    char *out;          /* queued responses */
+    char *out; /* queued responses */
     size_t outlen, outoff, outcap;
-    bool busy;          /* a request is with the daemon */
-    bool discarding;    /* inside an over-long line: drop bytes up to its newline */
-    bool eof;           /* the peer closed its side: answer what was sent, then close */
-    bool dispatching;   /* inside the callback: do not free, do not recurse */
+    bool busy;        /* a request is with the daemon */
+    bool discarding;  /* inside an over-long line: drop bytes up to its newline */
+    bool eof;         /* the peer closed its side: answer what was sent, then close */
+    bool dispatching; /* inside the callback: do not free, do not recurse */
     bool closing;
 };
 
@@ -369,8 +369,7 @@ struct pwd_control *pwd_control_new(int epfd, const struct pwd_control_opts *opt
     if (rc < 0) {
         saved = -rc;
         snprintf(err, errlen, "control socket %s: %s", opts->path,
-                 rc == -EADDRINUSE ? "another pingwatcherd is listening there"
-                                   : strerror(-rc));
+                 rc == -EADDRINUSE ? "another pingwatcherd is listening there" : strerror(-rc));
         goto fail;
     }
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

@@ -19,9 +19,9 @@
 struct pwd_control;
 
 struct pwd_control_opts {
-    const char *path;     /* socket path; a stale socket file is replaced */
-    uint32_t mode;        /* permissions of the socket file, e.g. 0660 */
-    uid_t uid;            /* owner and group of the socket file; (uid_t)-1 / (gid_t)-1 keep */
+    const char *path; /* socket path; a stale socket file is replaced */
+    uint32_t mode;    /* permissions of the socket file, e.g. 0660 */
+    uid_t uid;        /* owner and group of the socket file; (uid_t)-1 / (gid_t)-1 keep */
     gid_t gid;
     unsigned max_clients; /* 0 = 64 */
     size_t max_output;    /* bytes of responses queued per client before it is dropped;

@@ -32,41 +32,44 @@
 
 struct pwd_target {
     struct pwd_daemon *d;
-    struct pwd_target *hnext;        /* chain in d->buckets (by id) */
-    size_t idx;                      /* position in d->list */
-    struct pw_store_target rec;      /* the stored record: options, label, address, paused */
-    struct pw_trace_target *et;      /* the engine's target; NULL when paused or unresolved */
-    bool numeric;                    /* the host is an address: never re-resolved */
+    struct pwd_target *hnext;   /* chain in d->buckets (by id) */
+    size_t idx;                 /* position in d->list */
+    struct pw_store_target rec; /* the stored record: options, label, address, paused */
+    struct pw_trace_target *et; /* the engine's target; NULL when paused or unresolved */
+    bool numeric;               /* the host is an address: never re-resolved */
     bool resolving;
-    uint32_t resolve_gen;            /* answers for an older lookup are ignored */
+    uint32_t resolve_gen; /* answers for an older lookup are ignored */
     uint32_t resolve_failures;
-    int64_t next_resolve_ns;         /* CLOCK_MONOTONIC; 0 = never */
+    int64_t next_resolve_ns; /* CLOCK_MONOTONIC; 0 = never */
     struct pw_route_tracker route;
-    uint32_t route_id;               /* stored route of the previous sample (writer.c) */
-    unsigned route_ttl;              /* final-hop-only: the distance route_id was stored at */
-    bool route_sent;                 /* the current observed route was queued for the store */
-    int64_t sched_ns;                /* CLOCK_MONOTONIC when the next sample is due */
+    uint32_t route_id;  /* stored route of the previous sample (writer.c) */
+    unsigned route_ttl; /* final-hop-only: the distance route_id was stored at */
+    bool route_sent;    /* the current observed route was queued for the store */
+    int64_t sched_ns;   /* CLOCK_MONOTONIC when the next sample is due */
     uint64_t samples;
     int64_t last_sample_us;
-    int64_t started_us;              /* when probing (re)started; 0 = not running */
+    int64_t started_us; /* when probing (re)started; 0 = not running */
 };
 
 struct pwd_stats {
-    uint64_t samples;                /* delivered by the engine */
-    uint64_t samples_flushed;        /* committed to the store */
-    uint64_t samples_dropped;        /* the store refused them */
+    uint64_t samples;         /* delivered by the engine */
+    uint64_t samples_flushed; /* committed to the store */
+    uint64_t samples_dropped; /* the store refused them */
     uint64_t flushes, flush_errors;
     int64_t flush_ns_total, flush_ns_max; /* time spent committing (since the last reset) */
     uint64_t route_changes;
-    uint64_t missed;                 /* sample slots skipped because the loop was late */
+    uint64_t missed; /* sample slots skipped because the loop was late */
     uint64_t address_changes;
     uint64_t dns_names;
     uint64_t requests, request_errors;
     uint64_t iterations;
+    /* Longest stretch of each part of one wake-up (since the last reset): where lag comes
+     * from when it comes. */
+    int64_t max_engine_ns, max_events_ns, max_drain_ns, max_housekeeping_ns;
     uint64_t lag_count;
     int64_t lag_max_ns;
     uint64_t lag[LAG_BUCKETS];
-    int64_t window_start_ns;         /* CLOCK_MONOTONIC of the last reset */
+    int64_t window_start_ns; /* CLOCK_MONOTONIC of the last reset */
 };
 
 /* What the loop hands to the store, in order, without waiting for it (writer.c). */
@@ -75,9 +78,9 @@ enum pwd_qkind { PWD_Q_SAMPLE, PWD_Q_ROUTE_CHANGE, PWD_Q_DNS };
 struct pwd_qentry {
     uint8_t kind;
     uint32_t target_id;
-    void *extra;                  /* SAMPLE: a new route (struct pw_store_route) or NULL;
-                                     ROUTE_CHANGE: struct pwd_qchange; DNS: struct pwd_qdns */
-    struct pw_store_sample smp;   /* SAMPLE: route_id is filled when it is stored */
+    void *extra;                /* SAMPLE: a new route (struct pw_store_route) or NULL;
+                                   ROUTE_CHANGE: struct pwd_qchange; DNS: struct pwd_qdns */
+    struct pw_store_sample smp; /* SAMPLE: route_id is filled when it is stored */
 };
 
 struct pwd_qchange {
@@ -100,6 +103,15 @@ struct pwd_ptr_entry {
 
 #define PTR_BUCKETS 65536
 
+/* A control request waiting for the store while the writer commits (commands.c). */
+struct pwd_deferred {
+    struct pwd_deferred *next;
+    uint64_t client;
+    bool has_addr; /* target.add/update whose host was resolved to addr */
+    struct pw_addr addr;
+    struct pwd_request req;
+};
+
 struct pwd_daemon {
     struct pwd_log log;
     char config_path[4096];
@@ -115,15 +127,16 @@ struct pwd_daemon {
     int64_t armed_ns;
     bool stop;
 
-    struct pw_store *store;          /* guarded by store_lock once the writer thread runs */
+    struct pw_store *store; /* guarded by store_lock once the writer thread runs */
     pthread_mutex_t store_lock;
-    pthread_cond_t writer_cond;      /* wakes the writer thread (with store_lock) */
+    pthread_cond_t writer_cond; /* wakes the writer thread (with store_lock) */
     pthread_t writer;
     bool writer_running, writer_stop, writer_kick;
     int64_t writer_first_pending_ns; /* CLOCK_MONOTONIC; guarded by store_lock */
     struct pwd_qentry *q;            /* ring of entries the loop could not hand over yet */
     size_t qhead, qlen, qcap;
     uint64_t q_dropped;
+    struct pwd_deferred *deferred, **deferred_tail;
     struct pw_trace_engine *engine;
     struct pwd_control *control;
     struct pw_dns *dns;
@@ -133,16 +146,16 @@ struct pwd_daemon {
     struct pwd_fdset res_fds;
     bool res_dirty;
 
-    struct pwd_target **buckets;     /* id hash */
+    struct pwd_target **buckets; /* id hash */
     size_t nbuckets;
-    struct pwd_target **list;        /* every target, for iteration */
+    struct pwd_target **list; /* every target, for iteration */
     size_t ntargets, cap;
 
-    struct pwd_ptr_entry **ptr;      /* PTR_BUCKETS chains */
-    struct pw_addr *ptr_pending;     /* waiting for an answer */
+    struct pwd_ptr_entry **ptr;  /* PTR_BUCKETS chains */
+    struct pw_addr *ptr_pending; /* waiting for an answer */
     size_t nptr_pending, ptr_pending_cap;
 
-    int64_t rt_off_ns;               /* CLOCK_REALTIME - CLOCK_MONOTONIC, per wake-up */
+    int64_t rt_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, per wake-up */
     int64_t next_housekeeping_ns;
     int64_t last_flush_error_log_ns;
     int64_t started_ns;
@@ -167,8 +180,8 @@ void pwd_target_stop(struct pwd_daemon *d, struct pwd_target *t);
 /* Applies new options/address: restarts the engine target when running. On failure the old
  * state keeps running and err says why. Does not write the store. */
 int pwd_target_reconfigure(struct pwd_daemon *d, struct pwd_target *t,
-                           const struct pw_trace_opts *opts, const struct pw_addr *addr,
-                           char *err, size_t errlen);
+                           const struct pw_trace_opts *opts, const struct pw_addr *addr, char *err,
+                           size_t errlen);
 /* Starts a (re-)resolution of a target's host. */
 void pwd_target_resolve(struct pwd_daemon *d, struct pwd_target *t);
 /* Makes the targets declared in the configuration match d->cfg. */
@@ -205,6 +218,10 @@ void pwd_writer_stop(struct pwd_daemon *d);
 
 /* The control socket's callback. */
 void pwd_command_handle(void *arg, uint64_t client, const char *line, size_t len);
+/* Runs requests that waited for the store, if it is free now (trylock). */
+void pwd_commands_retry(struct pwd_daemon *d);
+/* Frees requests still waiting (shutdown). */
+void pwd_commands_drop(struct pwd_daemon *d);
 
 /* ---- daemon.c ---- */
 

@@ -127,8 +127,7 @@ static void reload(struct pwd_daemon *d)
 
     rc = pwd_config_load(d->config_path, &next, err, sizeof(err));
     if (rc < 0) {
-        pwd_log(&d->log, PWD_LOG_ERR, "reload failed, keeping the running configuration: %s",
-                err);
+        pwd_log(&d->log, PWD_LOG_ERR, "reload failed, keeping the running configuration: %s", err);
         pwd_config_deinit(&next);
         return;
     }
@@ -258,6 +257,10 @@ static int64_t next_deadline(struct pwd_daemon *d, int64_t now)
     int ms;
 
     t = min_deadline(t, d->next_housekeeping_ns);
+    /* Entries or requests wait for the store (the writer commits, or the last slice ran out
+     * of budget): look again soon. */
+    if (d->qlen || d->deferred)
+        t = min_deadline(t, now + NS_PER_MS);
     if (d->dns && (ms = pw_dns_timeout_ms(d->dns)) >= 0)
         t = min_deadline(t, now + (int64_t)ms * NS_PER_MS);
     if (d->resolver && (ms = pwd_resolver_timeout_ms(d->resolver)) >= 0)
@@ -288,7 +291,7 @@ static void housekeeping(struct pwd_daemon *d, int64_t now)
 static int run_once(struct pwd_daemon *d)
 {
     struct epoll_event ev[MAX_EVENTS];
-    int64_t now = pwd_mono_ns(), deadline;
+    int64_t now = pwd_mono_ns(), deadline, t1, t2;
     int n, timeout = -1, rc;
 
     deadline = next_deadline(d, now);
@@ -312,6 +315,9 @@ static int run_once(struct pwd_daemon *d)
 
     /* Replies first, then timeouts and due probes: the engine does them in that order. */
     rc = pw_trace_engine_run(d->engine, now);
+    t1 = pwd_mono_ns();
+    if (t1 - now > d->st.max_engine_ns)
+        d->st.max_engine_ns = t1 - now;
     if (rc < 0) {
         pwd_log(&d->log, PWD_LOG_ERR, "capture failed: %s", pw_strerror(rc));
         return rc;
@@ -321,10 +327,20 @@ static int run_once(struct pwd_daemon *d)
         if (w->fd >= 0)
             w->cb(w->arg, w->fd, ev[i].events);
     }
-    now = pwd_mono_ns();
+    t2 = pwd_mono_ns();
+    if (t2 - t1 > d->st.max_events_ns)
+        d->st.max_events_ns = t2 - t1;
     pwd_queue_drain(d);
-    if (now >= d->next_housekeeping_ns)
+    pwd_commands_retry(d);
+    now = pwd_mono_ns();
+    if (now - t2 > d->st.max_drain_ns)
+        d->st.max_drain_ns = now - t2;
+    if (now >= d->next_housekeeping_ns) {
         housekeeping(d, now);
+        t1 = pwd_mono_ns();
+        if (t1 - now > d->st.max_housekeeping_ns)
+            d->st.max_housekeeping_ns = t1 - now;
+    }
     sync_dns_fds(d);
     return 0;
 }
@@ -525,8 +541,8 @@ struct pwd_daemon *pwd_daemon_new(const struct pwd_daemon_opts *opts, int *exit_
     }
     if (!d->engine)
         goto fail;
-    if (pwd_watch_add(d->epfd, &d->w_engine, pw_trace_engine_fd(d->engine), EPOLLIN, on_engine,
-                      d) < 0) {
+    if (pwd_watch_add(d->epfd, &d->w_engine, pw_trace_engine_fd(d->engine), EPOLLIN, on_engine, d) <
+        0) {
         snprintf(err, errlen, "cannot watch the capture: %s", strerror(errno));
         goto fail;
     }
@@ -584,6 +600,7 @@ void pwd_daemon_free(struct pwd_daemon *d)
         return;
     while (d->ntargets)
         pwd_target_detach(d, d->list[d->ntargets - 1]);
+    pwd_commands_drop(d);
     /* The resolver's cancelled lookups may answer control clients: it goes first. */
     pwd_fdset_clear(d->epfd, &d->res_fds);
     pwd_resolver_free(d->resolver);

@@ -13,10 +13,10 @@
 struct pwd_daemon;
 
 struct pwd_daemon_opts {
-    const char *config_path; /* required */
-    const char *db_path;     /* overrides "database"; NULL = from the file */
-    const char *control_path;/* overrides "control.path"; NULL = from the file */
-    int log_level;           /* -1 = from the file */
+    const char *config_path;  /* required */
+    const char *db_path;      /* overrides "database"; NULL = from the file */
+    const char *control_path; /* overrides "control.path"; NULL = from the file */
+    int log_level;            /* -1 = from the file */
 };
 
 /* Loads the configuration, opens the store, the control socket and the engine, drops

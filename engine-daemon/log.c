@@ -12,8 +12,8 @@ static const struct {
     const char *name;
     int level;
 } levels[] = {
-    {"error", PWD_LOG_ERR},   {"warning", PWD_LOG_WARNING}, {"notice", PWD_LOG_NOTICE},
-    {"info", PWD_LOG_INFO},   {"debug", PWD_LOG_DEBUG},
+    {"error", PWD_LOG_ERR}, {"warning", PWD_LOG_WARNING}, {"notice", PWD_LOG_NOTICE},
+    {"info", PWD_LOG_INFO}, {"debug", PWD_LOG_DEBUG},
 };
 
 void pwd_log_init(struct pwd_log *l, int level)

@@ -45,9 +45,9 @@ int main(int argc, char **argv)
     while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0') {
         const char *a = argv[i];
         const char **dst = strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0 ? &env.config
-                           : strcmp(a, "--db") == 0                         ? &env.db
-                           : strcmp(a, "--control") == 0                    ? &env.control
-                                                                           : NULL;
+                           : strcmp(a, "--db") == 0                           ? &env.db
+                           : strcmp(a, "--control") == 0                      ? &env.control
+                                                                              : NULL;
         if (!dst)
             break;
         if (i + 1 >= argc) {

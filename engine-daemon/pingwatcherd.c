@@ -67,8 +67,9 @@ int main(int argc, char **argv)
             break;
         case 'L':
             if (pwd_log_level_parse(optarg, &o.log_level) < 0) {
-                fprintf(stderr, "pingwatcherd: --log-level must be error, warning, notice, "
-                                "info or debug (got '%s')\n",
+                fprintf(stderr,
+                        "pingwatcherd: --log-level must be error, warning, notice, "
+                        "info or debug (got '%s')\n",
                         optarg);
                 return 2;
             }
@@ -90,14 +91,14 @@ int main(int argc, char **argv)
                     argv[optind - 1]);
             return 2;
         default:
-            fprintf(stderr, "pingwatcherd: unknown option '%s' (try --help)\n",
-                    argv[optind - 1]);
+            fprintf(stderr, "pingwatcherd: unknown option '%s' (try --help)\n", argv[optind - 1]);
             return 2;
         }
     }
     if (optind != argc || !o.config_path) {
-        fprintf(stderr, optind != argc ? "pingwatcherd: unexpected argument '%s'\n"
-                                       : "pingwatcherd: -c CONFIG is required (try --help)%s\n",
+        fprintf(stderr,
+                optind != argc ? "pingwatcherd: unexpected argument '%s'\n"
+                               : "pingwatcherd: -c CONFIG is required (try --help)%s\n",
                 optind != argc ? argv[optind] : "");
         return 2;
     }

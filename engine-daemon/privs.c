@@ -25,8 +25,7 @@ int pwd_privs_lookup(const char *user, const char *group, struct pwd_ids *out, c
     errno = 0;
     pw = getpwnam(user);
     if (!pw) {
-        snprintf(err, errlen, "user \"%s\" does not exist (create it, or change \"user\")",
-                 user);
+        snprintf(err, errlen, "user \"%s\" does not exist (create it, or change \"user\")", user);
         return PW_E_NOTFOUND;
     }
     out->change = true;
@@ -116,14 +115,13 @@ int pwd_privs_drop(const struct pwd_ids *ids, char *err, size_t errlen)
     }
     rc = pwd_privs_caps(&eff, &prm, &amb);
     if (rc < 0) {
-        snprintf(err, errlen, "cannot verify capabilities: /proc/self/status: %s",
-                 strerror(-rc));
+        snprintf(err, errlen, "cannot verify capabilities: /proc/self/status: %s", strerror(-rc));
         return rc;
     }
     if (eff || prm || amb) {
         snprintf(err, errlen,
-                 "capabilities left after dropping them (CapEff %llx CapPrm %llx CapAmb %llx)",
-                 eff, prm, amb);
+                 "capabilities left after dropping them (CapEff %llx CapPrm %llx CapAmb %llx)", eff,
+                 prm, amb);
         return PW_E_RANGE;
     }
     return 0;

@@ -18,7 +18,8 @@ struct cmd_spec {
 };
 
 static const struct cmd_spec specs[PWD_CMD_COUNT] = {
-    [PWD_CMD_TARGET_ADD] = {"target.add", PWD_F_HOST | PWD_F_LABEL | PWD_F_CONFIG | PWD_F_PAUSED | OPTS,
+    [PWD_CMD_TARGET_ADD] = {"target.add",
+                            PWD_F_HOST | PWD_F_LABEL | PWD_F_CONFIG | PWD_F_PAUSED | OPTS,
                             PWD_F_HOST},
     [PWD_CMD_TARGET_UPDATE] = {"target.update",
                                PWD_F_ID | PWD_F_HOST | PWD_F_LABEL | PWD_F_PAUSED | OPTS, PWD_F_ID},
@@ -29,8 +30,7 @@ static const struct cmd_spec specs[PWD_CMD_COUNT] = {
     [PWD_CMD_CONFIG_CREATE] = {"config.create", PWD_F_NAME | OPTS, PWD_F_NAME},
     [PWD_CMD_CONFIG_UPDATE] = {"config.update", PWD_F_NAME | OPTS, PWD_F_NAME},
     [PWD_CMD_CONFIG_DELETE] = {"config.delete", PWD_F_NAME, PWD_F_NAME},
-    [PWD_CMD_CONFIG_APPLY] = {"config.apply", PWD_F_NAME | PWD_F_TARGET,
-                              PWD_F_NAME | PWD_F_TARGET},
+    [PWD_CMD_CONFIG_APPLY] = {"config.apply", PWD_F_NAME | PWD_F_TARGET, PWD_F_NAME | PWD_F_TARGET},
     [PWD_CMD_SESSION_CREATE] = {"session.create",
                                 PWD_F_TARGET | PWD_F_NAME | PWD_F_START | PWD_F_END,
                                 PWD_F_TARGET | PWD_F_NAME | PWD_F_START | PWD_F_END},
@@ -45,10 +45,10 @@ static const struct {
     const char *key;
     uint32_t field;
 } field_names[] = {
-    {"id", PWD_F_ID},       {"target", PWD_F_TARGET}, {"host", PWD_F_HOST},
-    {"label", PWD_F_LABEL}, {"config", PWD_F_CONFIG}, {"name", PWD_F_NAME},
-    {"start", PWD_F_START}, {"end", PWD_F_END},       {"time", PWD_F_TIME},
-    {"text", PWD_F_TEXT},   {"paused", PWD_F_PAUSED}, {"reset", PWD_F_RESET},
+    {"id", PWD_F_ID},         {"target", PWD_F_TARGET}, {"host", PWD_F_HOST},
+    {"label", PWD_F_LABEL},   {"config", PWD_F_CONFIG}, {"name", PWD_F_NAME},
+    {"start", PWD_F_START},   {"end", PWD_F_END},       {"time", PWD_F_TIME},
+    {"text", PWD_F_TEXT},     {"paused", PWD_F_PAUSED}, {"reset", PWD_F_RESET},
     {"author", PWD_F_AUTHOR},
 };
 
@@ -84,8 +84,8 @@ static void list_fields(uint32_t allowed, char *buf, size_t len)
     for (size_t i = 0; i < NFIELDS && used < len; i++) {
         if (!(allowed & field_names[i].field))
             continue;
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
-                                 field_names[i].key);
+        used +=
+            (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", field_names[i].key);
     }
     if ((allowed & OPTS) && used < len)
         snprintf(buf + used, len - used, "%s%s", used ? ", " : "", opt_names);
@@ -194,8 +194,7 @@ static int parse_field(struct pwd_request *r, const cJSON *v, uint32_t field, ch
     case PWD_F_NAME: {
         bool cfg = r->cmd == PWD_CMD_CONFIG_CREATE || r->cmd == PWD_CMD_CONFIG_UPDATE ||
                    r->cmd == PWD_CMD_CONFIG_DELETE || r->cmd == PWD_CMD_CONFIG_APPLY;
-        int rc = get_str(v, r->name, cfg ? PW_STORE_NAME_MAX + 1 : sizeof(r->name), 1, err,
-                         errlen);
+        int rc = get_str(v, r->name, cfg ? PW_STORE_NAME_MAX + 1 : sizeof(r->name), 1, err, errlen);
         if (rc == 0 && cfg && !pwd_config_name_ok(r->name))
             return bad(err, errlen, PW_E_RANGE,
                        "\"name\" must be 1 to 63 letters, digits, '_', '.' or '-'");
@@ -260,8 +259,7 @@ static int parse_args(struct pwd_request *r, const cJSON *args, char *err, size_
     }
     for (size_t i = 0; i < NFIELDS; i++)
         if ((spec->required & field_names[i].field) && !(r->fields & field_names[i].field))
-            return bad(err, errlen, PW_E_RANGE, "%s needs \"%s\"", spec->name,
-                       field_names[i].key);
+            return bad(err, errlen, PW_E_RANGE, "%s needs \"%s\"", spec->name, field_names[i].key);
     if ((r->fields & PWD_F_START) && (r->fields & PWD_F_END) && r->start_us >= r->end_us)
         return bad(err, errlen, PW_E_RANGE, "\"start\" must be before \"end\"");
     if (r->cmd == PWD_CMD_TARGET_UPDATE && !(r->fields & ~PWD_F_ID) && !r->opts.mask)
@@ -385,8 +383,7 @@ char *pwd_response_error(const char *code, const char *message)
     cJSON *o = cJSON_CreateObject();
     cJSON *e = cJSON_CreateObject();
 
-    if (!o || !e || !cJSON_AddFalseToObject(o, "ok") ||
-        !cJSON_AddStringToObject(e, "code", code) ||
+    if (!o || !e || !cJSON_AddFalseToObject(o, "ok") || !cJSON_AddStringToObject(e, "code", code) ||
         !cJSON_AddStringToObject(e, "message", message)) {
         cJSON_Delete(o);
         cJSON_Delete(e);

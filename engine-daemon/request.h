@@ -57,9 +57,9 @@ enum {
 
 struct pwd_request {
     enum pwd_cmd cmd;
-    uint32_t fields;                    /* PWD_F_* present */
-    uint32_t id;                        /* target, session or comment id ("id") */
-    uint32_t target;                    /* "target": a target id */
+    uint32_t fields; /* PWD_F_* present */
+    uint32_t id;     /* target, session or comment id ("id") */
+    uint32_t target; /* "target": a target id */
     char host[PW_STORE_HOST_MAX + 1];
     char label[PW_STORE_LABEL_MAX + 1];
     char config[PW_STORE_NAME_MAX + 1]; /* named configuration to use */
@@ -69,7 +69,7 @@ struct pwd_request {
     int64_t start_us, end_us, time_us;
     bool paused;
     bool reset;
-    struct pwd_opt_set opts;            /* trace options given */
+    struct pwd_opt_set opts; /* trace options given */
 };
 
 /* Error codes of responses. */

@@ -85,8 +85,7 @@ static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo 
                 a.family = AF_INET;
                 a.u.v4 = ((const struct sockaddr_in *)(const void *)n->ai_addr)->sin_addr;
                 rc = 0;
-            } else if (n->ai_family == AF_INET6 &&
-                       n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
+            } else if (n->ai_family == AF_INET6 && n->ai_addrlen >= sizeof(struct sockaddr_in6)) {
                 a.family = AF_INET6;
                 a.u.v6 = ((const struct sockaddr_in6 *)(const void *)n->ai_addr)->sin6_addr;
                 rc = 0;
@@ -97,15 +96,12 @@ static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo 
     } else if (status == ARES_EDESTRUCTION || status == ARES_ECANCELLED) {
         rc = -ECANCELED;
         snprintf(reason, sizeof(reason), "lookup of '%s' cancelled", j->host);
-    } else if (status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED ||
-               status == ARES_ESERVFAIL) {
+    } else if (status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED || status == ARES_ESERVFAIL) {
         rc = -ETIMEDOUT;
-        snprintf(reason, sizeof(reason), "cannot resolve '%s': %s", j->host,
-                 ares_strerror(status));
+        snprintf(reason, sizeof(reason), "cannot resolve '%s': %s", j->host, ares_strerror(status));
     } else {
         rc = PW_E_NOTFOUND;
-        snprintf(reason, sizeof(reason), "unknown host '%s' (%s)", j->host,
-                 ares_strerror(status));
+        snprintf(reason, sizeof(reason), "unknown host '%s' (%s)", j->host, ares_strerror(status));
     }
     if (res)
         ares_freeaddrinfo(res);
@@ -177,6 +173,5 @@ void pwd_resolver_process(struct pwd_resolver *r, int fd, bool readable, bool wr
 {
     if (!r)
         return;
-    ares_process_fd(r->channel, readable ? fd : ARES_SOCKET_BAD,
-                    writable ? fd : ARES_SOCKET_BAD);
+    ares_process_fd(r->channel, readable ? fd : ARES_SOCKET_BAD, writable ? fd : ARES_SOCKET_BAD);
 }

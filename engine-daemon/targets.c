@@ -35,8 +35,8 @@ bool pwd_opts_equal(const struct pw_trace_opts *a, const struct pw_trace_opts *b
 void pwd_config_target_opts(const struct pwd_config *c, const struct pwd_config_target *ct,
                             struct pw_trace_opts *out)
 {
-    const struct pwd_config_preset *p = ct->config[0] ? pwd_config_preset_find(c, ct->config)
-                                                      : NULL;
+    const struct pwd_config_preset *p =
+        ct->config[0] ? pwd_config_preset_find(c, ct->config) : NULL;
 
     *out = c->defaults;
     if (p)
@@ -216,8 +216,8 @@ static void log_route_change(struct pwd_daemon *d, struct pwd_target *t,
     if (i < c->new_route.nhops && c->new_route.hop[i].family)
         pw_addr_format(&c->new_route.hop[i], to, sizeof(to));
     pwd_log(&d->log, PWD_LOG_NOTICE,
-            "target %u (%s): route changed at %s from hop %u: %s -> %s (%u -> %u hops)",
-            t->rec.id, t->rec.label[0] ? t->rec.label : t->rec.host,
+            "target %u (%s): route changed at %s from hop %u: %s -> %s (%u -> %u hops)", t->rec.id,
+            t->rec.label[0] ? t->rec.label : t->rec.host,
             pwd_time_format(c->time_us, when, sizeof(when)), c->first_hop, from, to,
             c->old_route.nhops, c->new_route.nhops);
 }
@@ -324,8 +324,8 @@ int pwd_target_start(struct pwd_daemon *d, struct pwd_target *t, char *err, size
      * id, so a thousand targets with one interval do not fire together, and a restarted
      * daemon keeps their phases. */
     first = pwd_mono_ns() + (int64_t)(splitmix64(t->rec.id) % (uint64_t)interval_ns);
-    rc = pw_trace_engine_add(d->engine, &t->rec.addr, &t->rec.opts, first, 0, on_sample, t,
-                             &t->et, err, errlen);
+    rc = pw_trace_engine_add(d->engine, &t->rec.addr, &t->rec.opts, first, 0, on_sample, t, &t->et,
+                             err, errlen);
     if (rc < 0) {
         t->et = NULL;
         if (!err[0])
@@ -363,8 +363,7 @@ struct pwd_target *pwd_target_attach(struct pwd_daemon *d, const struct pw_store
         return NULL;
     }
     if (pwd_target_start(d, t, err, sizeof(err)) < 0)
-        pwd_log(&d->log, PWD_LOG_ERR, "target %u (%s): cannot start: %s", rec->id, rec->host,
-                err);
+        pwd_log(&d->log, PWD_LOG_ERR, "target %u (%s): cannot start: %s", rec->id, rec->host, err);
     if (!t->numeric) {
         /* Names are looked up again now (the stored address may be old), then periodically;
          * the first lookups are spread over a few seconds. */
@@ -383,8 +382,8 @@ void pwd_target_detach(struct pwd_daemon *d, struct pwd_target *t)
 }
 
 int pwd_target_reconfigure(struct pwd_daemon *d, struct pwd_target *t,
-                           const struct pw_trace_opts *opts, const struct pw_addr *addr,
-                           char *err, size_t errlen)
+                           const struct pw_trace_opts *opts, const struct pw_addr *addr, char *err,
+                           size_t errlen)
 {
     struct pw_store_target old = t->rec;
     bool was_running = t->et != NULL;
@@ -436,9 +435,8 @@ static void on_resolved(void *arg, int status, const struct pw_addr *addr, const
         if (t->resolve_failures++ == 0)
             pwd_log(&d->log, PWD_LOG_WARNING, "target %u: %s; %s", t->rec.id, reason,
                     t->rec.addr.family ? "keeping its current address" : "retrying");
-        t->next_resolve_ns = pwd_mono_ns() + (refresh && refresh < RESOLVE_RETRY_NS
-                                                  ? refresh
-                                                  : RESOLVE_RETRY_NS);
+        t->next_resolve_ns =
+            pwd_mono_ns() + (refresh && refresh < RESOLVE_RETRY_NS ? refresh : RESOLVE_RETRY_NS);
         return;
     }
     t->resolve_failures = 0;
@@ -453,19 +451,17 @@ static void on_resolved(void *arg, int status, const struct pw_addr *addr, const
             pw_addr_format(&t->rec.addr, was, sizeof(was));
         pw_addr_format(addr, now, sizeof(now));
         if (pwd_target_reconfigure(d, t, &opts, addr, err, sizeof(err)) < 0) {
-            pwd_log(&d->log, PWD_LOG_ERR, "target %u: %s now resolves to %s, but: %s",
-                    t->rec.id, t->rec.host, now, err);
+            pwd_log(&d->log, PWD_LOG_ERR, "target %u: %s now resolves to %s, but: %s", t->rec.id,
+                    t->rec.host, now, err);
             return;
         }
         if (t->rec.addr.family && strcmp(was, "none") != 0)
             d->st.address_changes++;
-        pwd_log(&d->log, t->rec.addr.family && strcmp(was, "none") ? PWD_LOG_NOTICE
-                                                                   : PWD_LOG_INFO,
+        pwd_log(&d->log, t->rec.addr.family && strcmp(was, "none") ? PWD_LOG_NOTICE : PWD_LOG_INFO,
                 "target %u: %s resolves to %s (was %s)", t->rec.id, t->rec.host, now, was);
         pwd_store_lock(d);
         if (pw_store_target_update(d->store, &t->rec) < 0)
-            pwd_log(&d->log, PWD_LOG_ERR, "target %u: cannot store its new address",
-                    t->rec.id);
+            pwd_log(&d->log, PWD_LOG_ERR, "target %u: cannot store its new address", t->rec.id);
         pwd_store_unlock(d);
         /* A target without an address before was not running: start it now. */
         if (!t->et && !t->rec.paused) {
@@ -559,14 +555,13 @@ void pwd_targets_sync_config(struct pwd_daemon *d)
             if (pwd_opts_equal(&opts, &t->rec.opts) && strcmp(t->rec.config, ct->config) == 0)
                 continue; /* unchanged: keeps running untouched */
             if (pwd_target_reconfigure(d, t, &opts, &t->rec.addr, err, sizeof(err)) < 0) {
-                pwd_log(&d->log, PWD_LOG_ERR, "targets[%zu] (%s): %s; keeping the old options",
-                        i, ct->host, err);
+                pwd_log(&d->log, PWD_LOG_ERR, "targets[%zu] (%s): %s; keeping the old options", i,
+                        ct->host, err);
                 continue;
             }
             snprintf(t->rec.config, sizeof(t->rec.config), "%s", ct->config);
             if (pw_store_target_update(d->store, &t->rec) < 0)
-                pwd_log(&d->log, PWD_LOG_ERR, "target %u: cannot store its new options",
-                        t->rec.id);
+                pwd_log(&d->log, PWD_LOG_ERR, "target %u: cannot store its new options", t->rec.id);
             updated++;
             continue;
         }
@@ -586,8 +581,8 @@ void pwd_targets_sync_config(struct pwd_daemon *d)
             pw_addr_parse(ct->host, &rec.addr);
             rc = pw_store_target_add(d->store, &rec);
             if (rc < 0) {
-                pwd_log(&d->log, PWD_LOG_ERR, "targets[%zu] (%s): cannot store it: %s", i,
-                        ct->host, pw_strerror(rc));
+                pwd_log(&d->log, PWD_LOG_ERR, "targets[%zu] (%s): cannot store it: %s", i, ct->host,
+                        pw_strerror(rc));
                 continue;
             }
             nt = pwd_target_attach(d, &rec);
@@ -610,8 +605,8 @@ void pwd_targets_sync_config(struct pwd_daemon *d)
     }
     if (added || updated || removed)
         pwd_log(&d->log, PWD_LOG_INFO,
-                "configuration targets: %zu added, %zu updated, %zu removed, %zu unchanged",
-                added, updated, removed, c->ntargets - added - updated);
+                "configuration targets: %zu added, %zu updated, %zu removed, %zu unchanged", added,
+                updated, removed, c->ntargets - added - updated);
 out:
     free(seen);
     free(declared);

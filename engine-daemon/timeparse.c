@@ -89,8 +89,7 @@ static int parse_rfc3339(const char *s, int64_t *out_us)
     return 0;
 }
 
-int pwd_time_parse(const char *text, const char *what, int64_t *out_us, char *err,
-                   size_t errlen)
+int pwd_time_parse(const char *text, const char *what, int64_t *out_us, char *err, size_t errlen)
 {
     char show[48];
     double secs;

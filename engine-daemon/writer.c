@@ -2,8 +2,8 @@
  *
  * Committing a batch to LMDB takes milliseconds (more with thousands of targets), and the
  * loop must send probes on time. So the loop only queues what it has (samples, new routes,
- * route changes, PTR names) and hands the queue to the store with a trylock, which costs
- * microseconds of in-memory work; a writer thread at the lowest CPU priority commits the
+ * route changes, PTR names) and hands the queue to the store with a trylock, a bounded slice
+ * of in-memory work per wake-up; a writer thread at a lower CPU priority commits the
  * store's batch every batch.max_ms (or sooner when batch.max_samples wait) and applies
  * retention. While it commits, the loop's trylock fails and the queue simply waits for the
  * next wake-up. Rare operations (control requests, reloads) take the lock and may wait for
@@ -31,6 +31,14 @@
 #define QUEUE_MAX (1u << 18)
 #define RETENTION_EVERY_NS (10 * NS_PER_S)
 #define RETENTION_BATCH 5000
+/* The loop hands over at most this much work per wake-up, then sends probes again: a backlog
+ * (after a long commit, or when every target starts a new rollup minute at once) is spread
+ * over several wake-ups instead of delaying one. */
+#define DRAIN_BUDGET_NS (300 * NS_PER_US)
+/* The writer runs this much nicer than the loop: the loop wins the CPU whenever it has work,
+ * and the writer still competes evenly with unrelated jobs (a writer at nice 19 starved by a
+ * compiler holds the lock for ages). */
+#define WRITER_NICE_DELTA 5
 
 void pwd_store_lock(struct pwd_daemon *d)
 {
@@ -142,8 +150,8 @@ static void store_entry(struct pwd_daemon *d, struct pwd_qentry *e)
         if (e->extra) {
             rc = pw_store_route_intern(d->store, e->extra, &route_id);
             if (rc < 0) {
-                pwd_log(&d->log, PWD_LOG_ERR, "target %u: cannot store a route: %s",
-                        e->target_id, pw_strerror(rc));
+                pwd_log(&d->log, PWD_LOG_ERR, "target %u: cannot store a route: %s", e->target_id,
+                        pw_strerror(rc));
                 route_id = 0;
             }
             if (t)
@@ -186,15 +194,21 @@ static void store_entry(struct pwd_daemon *d, struct pwd_qentry *e)
     e->extra = NULL;
 }
 
-/* Everything queued into the store (store_lock held). */
-static void drain_locked(struct pwd_daemon *d)
+/* Queued entries into the store, within the budget (store_lock held; budget 0 = all). */
+static void drain_locked(struct pwd_daemon *d, int64_t budget_ns)
 {
+    int64_t end = budget_ns ? pwd_mono_ns() + budget_ns : 0;
+    unsigned n = 0;
+
     while (d->qlen) {
         store_entry(d, &d->q[d->qhead]);
         d->qhead = (d->qhead + 1) % d->qcap;
         d->qlen--;
+        if (end && (++n & 15) == 0 && pwd_mono_ns() >= end)
+            break;
     }
-    d->qhead = 0;
+    if (!d->qlen)
+        d->qhead = 0;
     if (d->writer_running && pw_store_pending(d->store) >= d->cfg.batch_max_samples) {
         d->writer_kick = true;
         pthread_cond_signal(&d->writer_cond);
@@ -207,7 +221,7 @@ void pwd_queue_drain(struct pwd_daemon *d)
         return;
     if (pthread_mutex_trylock(&d->store_lock) != 0)
         return; /* the writer is committing: the entries wait for the next wake-up */
-    drain_locked(d);
+    drain_locked(d, DRAIN_BUDGET_NS);
     pthread_mutex_unlock(&d->store_lock);
 }
 
@@ -255,8 +269,19 @@ static void *writer_main(void *arg)
     struct pwd_daemon *d = arg;
     int64_t last_retention = pwd_mono_ns();
 
-    /* Lowest priority: on a busy CPU the loop always runs first. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    {
+        /* Under a real-time loop (chrt), the writer must not inherit its policy: two FIFO
+         * threads on one CPU do not share it, and a commit would hold the loop off. */
+        struct sched_param sp = {.sched_priority = 0};
+        int nice_now;
+
+        pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+        errno = 0;
+        nice_now = getpriority(PRIO_PROCESS, 0);
+        if (errno == 0)
+            setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+                        nice_now + WRITER_NICE_DELTA > 19 ? 19 : nice_now + WRITER_NICE_DELTA);
+    }
     prctl(PR_SET_NAME, "pwd-writer", 0, 0, 0);
     pthread_mutex_lock(&d->store_lock);
     while (!d->writer_stop) {
@@ -307,7 +332,7 @@ void pwd_writer_stop(struct pwd_daemon *d)
     }
     /* What is left: queued entries, then one last commit. */
     pthread_mutex_lock(&d->store_lock);
-    drain_locked(d);
+    drain_locked(d, 0);
     commit_locked(d);
     pthread_mutex_unlock(&d->store_lock);
 }

@@ -48,11 +48,11 @@ struct pw_route_tracker {
     uint32_t persist_samples;
     bool has_current;
     bool has_observed;
-    uint32_t cand_count;     /* consecutive samples agreeing on cand (0 = no candidate) */
-    int64_t cand_time_us;    /* time of the first of them */
-    struct pw_route current; /* what the target's path is believed to be */
-    struct pw_route cand;    /* responders seen by the candidate's samples (merged) */
-    struct pw_route observed;/* the previous sample's observed route */
+    uint32_t cand_count;      /* consecutive samples agreeing on cand (0 = no candidate) */
+    int64_t cand_time_us;     /* time of the first of them */
+    struct pw_route current;  /* what the target's path is believed to be */
+    struct pw_route cand;     /* responders seen by the candidate's samples (merged) */
+    struct pw_route observed; /* the previous sample's observed route */
 };
 
 /* Flags returned by pw_route_tracker_feed(). */

@@ -65,10 +65,11 @@ class Daemon:
         os.chmod(tmp, 0o644)
         os.replace(tmp, self.cfg_path)
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, wrapper=()):
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.sim.ns, self.ctx.daemon, "-f", "-c", self.cfg_path],
+            ["ip", "netns", "exec", self.sim.ns] + list(wrapper) +
+            [self.ctx.daemon, "-f", "-c", self.cfg_path],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -452,6 +453,26 @@ def case_privileges(ctx):
             check(count_samples(d, tid) >= 5, "no samples after the drop")
         run_daemon(ctx, sim, {"defaults": dict(FAST, trace_interval=0.2),
                               "targets": [{"host": "198.18.100.10", "label": "p"}]}, body)
+    # The systemd way: started as the user with CAP_NET_RAW as its only, ambient capability
+    # (AmbientCapabilities=CAP_NET_RAW); it opens the sockets and drops that too.
+    with ctx.netsim("plain.json") as sim:
+        d = Daemon(ctx, sim, {"defaults": dict(FAST, trace_interval=0.2),
+                              "targets": [{"host": "198.18.100.10", "label": "s"}]})
+        try:
+            os.chown(d.dir, nobody.pw_uid, nobody.pw_gid)  # StateDirectory/RuntimeDirectory
+            d.start(wrapper=["setpriv", "--reuid", str(nobody.pw_uid), "--regid",
+                             str(nobody.pw_gid), "--clear-groups", "--inh-caps", "+net_raw",
+                             "--ambient-caps", "+net_raw"])
+            with open("/proc/%d/status" % d.proc.pid) as f:
+                st = dict(line.split(":", 1) for line in f if ":" in line)
+            for cap in ("CapEff", "CapPrm", "CapAmb", "CapInh"):
+                check(int(st[cap], 16) == 0, "systemd mode: %s is %s" % (cap, st[cap].strip()))
+            check(st["Uid"].split()[0] == str(nobody.pw_uid), "systemd mode: Uid %s" % st["Uid"])
+            time.sleep(1.5)
+            check(count_samples(d, d.targets()["s"]["id"]) >= 5, "systemd mode: no samples")
+            check(d.stop() == 0, "systemd mode: pingwatcherd did not exit cleanly")
+        finally:
+            d.cleanup()
     # A user that does not exist: refuses to start, says why.
     with ctx.netsim("plain.json") as sim:
         d = Daemon(ctx, sim, {"user": "pw-no-such-user"})

@@ -36,13 +36,13 @@ static const struct pw_sample *mk(struct fake *f, const char *const *addrs, unsi
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const path_a[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.1.4",
+static const char *const path_a[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3",   "198.18.1.4",
                                      "198.18.1.5", "198.18.1.6", "198.18.100.10"};
-static const char *const path_b[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.3.4",
+static const char *const path_b[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3",   "198.18.3.4",
                                      "198.18.3.5", "198.18.3.6", "198.18.100.10"};
-static const char *const path_a_lost4[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3", NULL,
+static const char *const path_a_lost4[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3",   NULL,
                                            "198.18.1.5", "198.18.1.6", "198.18.100.10"};
-static const char *const path_b_lost5[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.3.4",
+static const char *const path_b_lost5[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3",   "198.18.3.4",
                                            NULL,         "198.18.3.6", "198.18.100.10"};
 /* One router more: the destination answers at TTL 8. */
 static const char *const path_long[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.1.4",
@@ -119,8 +119,8 @@ static void test_silent_hop_never_changes(void)
 
     pw_route_tracker_init(&t, 3);
     for (int i = 0; i < 50; i++) {
-        int flags = pw_route_tracker_feed(&t, mk(&f, path_a_lost4, N(path_a_lost4), true), i,
-                                          &obs, &ch);
+        int flags =
+            pw_route_tracker_feed(&t, mk(&f, path_a_lost4, N(path_a_lost4), true), i, &obs, &ch);
         if (flags & PW_ROUTE_CHANGED)
             changes++;
         CHECK(hop_is(&obs, 4, NULL));
@@ -167,8 +167,7 @@ static void test_change_persists(void)
     /* Samples keep pointing at the route they were taken on. */
     CHECK(hop_is(&obs, 4, "198.18.3.4"));
     /* A lost hop in a candidate sample does not break the candidate. */
-    flags = pw_route_tracker_feed(&t, mk(&f, path_b_lost5, N(path_b_lost5), true), 2100, &obs,
-                                  &ch);
+    flags = pw_route_tracker_feed(&t, mk(&f, path_b_lost5, N(path_b_lost5), true), 2100, &obs, &ch);
     CHECK_INT(flags, 0);
     CHECK(hop_is(&obs, 5, "198.18.3.5"));
     flags = pw_route_tracker_feed(&t, mk(&f, path_b, N(path_b), true), 2200, &obs, &ch);
@@ -229,10 +228,9 @@ static void test_two_candidates_alternating(void)
     pw_route_tracker_init(&t, 2);
     pw_route_tracker_feed(&t, mk(&f, path_a, N(path_a), true), 0, &obs, &ch);
     for (int i = 0; i < 10; i++) {
-        int flags = pw_route_tracker_feed(&t,
-                                          i % 2 ? mk(&f, path_b, N(path_b), true)
-                                                : mk(&f, path_long, N(path_long), true),
-                                          i + 1, &obs, &ch);
+        int flags = pw_route_tracker_feed(
+            &t, i % 2 ? mk(&f, path_b, N(path_b), true) : mk(&f, path_long, N(path_long), true),
+            i + 1, &obs, &ch);
         if (flags & PW_ROUTE_CHANGED)
             changes++;
     }
@@ -250,8 +248,7 @@ static void test_destination_further(void)
     pw_route_tracker_init(&t, 2);
     pw_route_tracker_feed(&t, mk(&f, path_a, N(path_a), true), 0, &obs, &ch);
     for (int i = 0; i < 2; i++)
-        flags = pw_route_tracker_feed(&t, mk(&f, path_long, N(path_long), true), 10 + i, &obs,
-                                      &ch);
+        flags = pw_route_tracker_feed(&t, mk(&f, path_long, N(path_long), true), 10 + i, &obs, &ch);
     CHECK_INT(flags & PW_ROUTE_CHANGED, PW_ROUTE_CHANGED);
     CHECK_INT(ch.time_us, 10);
     CHECK_INT(ch.first_hop, 7);
@@ -264,11 +261,10 @@ static void test_destination_silent_hop_inserted(void)
 {
     /* A silent router appears before the destination: no address differs, but the destination
      * now answers one TTL further. */
-    const char *const longer[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3",   "198.18.1.4",
-                                  "198.18.1.5", "198.18.1.6", NULL,           "198.18.100.10"};
-    const char *const shorter[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3",
-                                   "198.18.1.4", "198.18.1.5", "198.18.1.6",
-                                   "198.18.1.7", "198.18.100.10"};
+    const char *const longer[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.1.4",
+                                  "198.18.1.5", "198.18.1.6", NULL,         "198.18.100.10"};
+    const char *const shorter[] = {"198.18.1.1", "198.18.1.2", "198.18.1.3", "198.18.1.4",
+                                   "198.18.1.5", "198.18.1.6", "198.18.1.7", "198.18.100.10"};
     struct pw_route_tracker t;
     struct pw_route obs;
     struct pw_route_change ch;
