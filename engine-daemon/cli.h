@@ -69,5 +69,7 @@ int pw_cmd_hops(int argc, char **argv, struct pw_cli_env *env);
 int pw_cmd_export(int argc, char **argv, struct pw_cli_env *env);
 /* `pingwatcher route-changes ID [--json]`. */
 int pw_cmd_route_changes(int argc, char **argv, struct pw_cli_env *env);
+/* `pingwatcher report ID [--start T] [--end T] [-o FILE]` (cmd_report.c). */
+int pw_cmd_report(int argc, char **argv, struct pw_cli_env *env);
 
 #endif

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "diagnosis.h"
 #include "dns.h"
 #include "error.h"
 #include "num.h"
@@ -17,6 +18,8 @@
 #include "trace.h"
 
 #define DNS_MAX_FDS 8
+/* Hops probed directly to confirm a suspected ICMP rate limit. */
+#define CONFIRM_MAX 2
 
 static volatile sig_atomic_t trace_interrupted;
 
@@ -55,6 +58,72 @@ static void on_sample(void *arg, struct pw_trace_target *t, const struct pw_samp
                           sizeof(name));
 }
 
+/* A short echo run to a hop's own address: does it answer when asked slowly? */
+struct confirm {
+    unsigned note;
+    uint32_t interval_ms;
+    uint32_t sent, answered;
+    struct pw_trace_target *target;
+};
+
+static void on_confirm(void *arg, struct pw_trace_target *t, const struct pw_sample *s)
+{
+    struct confirm *c = arg;
+
+    (void)t;
+    c->sent++;
+    if (s->nhops && s->hop[0].answered && s->hop[0].reached)
+        c->answered++;
+}
+
+/* Probes the hops of the notes worth confirming (pw_diag_confirm_candidates) and folds the
+ * answers into d. Failures only leave the notes unconfirmed. */
+static void confirm_notes(struct pw_trace_engine *engine, const struct pw_trace_opts *topts,
+                          struct pw_diagnosis *d)
+{
+    struct confirm c[CONFIRM_MAX];
+    unsigned idx[CONFIRM_MAX], n = pw_diag_confirm_candidates(d, idx, CONFIRM_MAX), active = 0;
+    char err[256];
+
+    for (unsigned i = 0; i < n; i++) {
+        struct pw_trace_opts o;
+        uint32_t count;
+
+        memset(&c[i], 0, sizeof(c[i]));
+        c[i].note = idx[i];
+        pw_diag_confirm_plan(d, idx[i], &count, &c[i].interval_ms);
+        pw_trace_opts_default(&o);
+        o.proto = PW_PROTO_ICMP;
+        o.final_hop_only = true;
+        o.max_hops = topts->max_hops;
+        o.timeout_ms = topts->timeout_ms;
+        o.interval_ms = c[i].interval_ms;
+        if (pw_trace_engine_add(engine, &d->note[idx[i]].addr, &o, monotonic_ns(), count,
+                                on_confirm, &c[i], &c[i].target, err, sizeof(err)) == 0)
+            active++;
+    }
+    while (active && !trace_interrupted) {
+        struct pollfd pfd = {.fd = pw_trace_engine_fd(engine), .events = POLLIN};
+        int64_t next = pw_trace_engine_next_ns(engine), now = monotonic_ns();
+        int wait = next < 0 ? 1000 : next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+
+        if (poll(&pfd, 1, wait) < 0 && errno != EINTR)
+            break;
+        if (pw_trace_engine_run(engine, monotonic_ns()) < 0)
+            break;
+        active = 0;
+        for (unsigned i = 0; i < n; i++)
+            active += c[i].target && !pw_trace_target_done(c[i].target);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (!c[i].target)
+            continue;
+        if (pw_trace_target_done(c[i].target))
+            pw_diag_confirm(d, c[i].note, c[i].sent, c[i].answered, c[i].interval_ms);
+        pw_trace_engine_remove(engine, c[i].target);
+    }
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: pingwatcher trace [options] HOST\n"
@@ -71,7 +140,10 @@ static void usage(FILE *out)
                  "                            (default 25)\n"
                  "      --final-hop-only      probe only the destination\n"
                  "  -n, --numeric             no reverse DNS\n"
-                 "      --json                print one JSON object instead of a table\n");
+                 "      --no-confirm          do not probe a hop suspected of rate-limiting\n"
+                 "                            ICMP directly (a few echo requests at a low rate)\n"
+                 "      --json                print one JSON object instead of a table\n"
+                 "The report ends with a diagnosis: where a problem starts, with its figures.\n");
 }
 
 /* Waits for pending reverse lookups, at most timeout_ms. */
@@ -119,6 +191,7 @@ int pw_cmd_trace(int argc, char **argv)
         {"final-hop-only", no_argument, NULL, 'F'},
         {"numeric", no_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'J'},
+        {"no-confirm", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -128,10 +201,11 @@ int pw_cmd_trace(int argc, char **argv)
     struct pw_trace_target *target = NULL;
     struct trace_run run = {0};
     struct pw_report *report = NULL;
+    struct pw_diagnosis *diag = NULL;
     struct pw_addr dst;
     char err[256] = "";
     int family = AF_UNSPEC, c, rc = PW_EXIT_USAGE;
-    bool numeric = false, json = false;
+    bool numeric = false, json = false, confirm = true;
     int64_t count = 10, v;
     double d;
 
@@ -201,6 +275,9 @@ int pw_cmd_trace(int argc, char **argv)
         case 'J':
             json = true;
             break;
+        case 'C':
+            confirm = false;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -238,7 +315,8 @@ int pw_cmd_trace(int argc, char **argv)
     }
     run.acc = pw_report_acc_new(opts.max_hops, (uint32_t)count);
     report = calloc(1, sizeof(*report));
-    if (!run.acc || !report) {
+    diag = calloc(1, sizeof(*diag));
+    if (!run.acc || !report || !diag) {
         fprintf(stderr, "pingwatcher trace: out of memory\n");
         rc = PW_EXIT_FAILURE;
         goto out;
@@ -318,9 +396,22 @@ int pw_cmd_trace(int argc, char **argv)
         else if (!h->naddrs)
             snprintf(h->dns, sizeof(h->dns), "%s", PW_DNS_NONE);
     }
+    if (pw_diag_from_acc(run.acc, report, NULL, diag) < 0) {
+        fprintf(stderr, "pingwatcher trace: out of memory\n");
+        rc = PW_EXIT_FAILURE;
+        goto out;
+    }
+    if (confirm && !trace_interrupted)
+        confirm_notes(engine, &opts, diag);
     if (json) {
-        cJSON *o = pw_report_json(report);
-        char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON *o = pw_report_json(report), *dj = pw_diag_json(diag);
+        char *text = NULL;
+
+        if (o && dj && cJSON_AddItemToObject(o, "diagnosis", dj)) {
+            dj = NULL;
+            text = cJSON_PrintUnformatted(o);
+        }
+        cJSON_Delete(dj);
         if (!text) {
             fprintf(stderr, "pingwatcher trace: out of memory\n");
             cJSON_Delete(o);
@@ -332,6 +423,9 @@ int pw_cmd_trace(int argc, char **argv)
         cJSON_Delete(o);
     } else {
         pw_report_table(report, stdout);
+        printf("\nDiagnosis: %s\n", diag->summary);
+        for (unsigned i = 0; i < diag->nnotes; i++)
+            printf("  * %s\n", diag->note[i].text);
     }
     rc = trace_interrupted ? PW_EXIT_FAILURE : 0;
 out:
@@ -339,6 +433,7 @@ out:
     pw_report_acc_free(run.acc);
     pw_dns_free(run.dns);
     free(report);
+    free(diag);
     return rc;
 bad_option:
     fprintf(stderr, "pingwatcher trace: %s\n", err);

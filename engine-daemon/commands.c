@@ -769,6 +769,7 @@ static void defer(struct pwd_daemon *d, uint64_t client, const struct pwd_reques
 
 void pwd_commands_retry(struct pwd_daemon *d)
 {
+    pwd_alerts_retry(d);
     if (!d->deferred || pthread_mutex_trylock(&d->store_lock) != 0)
         return;
     while (d->deferred) {
@@ -797,6 +798,11 @@ void pwd_command_handle(void *arg, uint64_t client, const char *line, size_t len
 
     if (!req) {
         reply(d, client, NULL);
+        return;
+    }
+    /* alert.* requests carry a whole rule object: alerts.c parses and runs them. */
+    if (pwd_alerts_command(d, client, line, len)) {
+        free(req);
         return;
     }
     if (pwd_request_parse(line, len, req, err, sizeof(err)) < 0) {

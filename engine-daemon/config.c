@@ -1,6 +1,7 @@
 /* PingWatcher — pingwatcherd's configuration file (see config.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -305,6 +306,9 @@ void pwd_config_init(struct pwd_config *c)
     c->persist_samples = 3;
     c->dns_enabled = true;
     c->dns_refresh_s = 300;
+    c->alerts.command_timeout_s = 10;
+    c->alerts.webhook_timeout_s = 5;
+    c->alerts.webhook_retries = 2;
     pw_trace_opts_default(&c->defaults);
 }
 
@@ -315,6 +319,236 @@ void pwd_config_deinit(struct pwd_config *c)
     c->presets = NULL;
     c->targets = NULL;
     c->npresets = c->ntargets = 0;
+    pwd_config_alerts_free(&c->alerts);
+}
+
+static void free_strv(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+void pwd_config_alerts_free(struct pwd_config_alerts *a)
+{
+    for (size_t i = 0; i < a->ncommands; i++)
+        free_strv(a->commands[i].argv);
+    free(a->commands);
+    free_strv(a->webhook_allow);
+    a->commands = NULL;
+    a->webhook_allow = NULL;
+    a->ncommands = a->nwebhook_allow = 0;
+}
+
+static char **copy_strv(char *const *v)
+{
+    size_t n = 0;
+    char **out;
+
+    while (v[n])
+        n++;
+    out = calloc(n + 1, sizeof(*out));
+    for (size_t i = 0; out && i < n; i++) {
+        if (!(out[i] = strdup(v[i]))) {
+            free_strv(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+int pwd_config_alerts_copy(struct pwd_config_alerts *dst, const struct pwd_config_alerts *src)
+{
+    *dst = *src;
+    dst->commands = NULL;
+    dst->webhook_allow = NULL;
+    dst->ncommands = dst->nwebhook_allow = 0;
+    if (src->ncommands && !(dst->commands = calloc(src->ncommands, sizeof(*dst->commands))))
+        goto nomem;
+    for (; dst->ncommands < src->ncommands; dst->ncommands++) {
+        struct pwd_alert_command *c = &dst->commands[dst->ncommands];
+        *c = src->commands[dst->ncommands];
+        if (!(c->argv = copy_strv(src->commands[dst->ncommands].argv)))
+            goto nomem;
+    }
+    if (src->webhook_allow) {
+        if (!(dst->webhook_allow = copy_strv(src->webhook_allow)))
+            goto nomem;
+        dst->nwebhook_allow = src->nwebhook_allow;
+    }
+    return 0;
+nomem:
+    pwd_config_alerts_free(dst);
+    return -ENOMEM;
+}
+
+const struct pwd_alert_command *pwd_config_alert_command(const struct pwd_config_alerts *a,
+                                                         const char *name)
+{
+    for (size_t i = 0; i < a->ncommands; i++)
+        if (strcmp(a->commands[i].name, name) == 0)
+            return &a->commands[i];
+    return NULL;
+}
+
+bool pwd_config_webhook_allowed(const struct pwd_config_alerts *a, const char *url)
+{
+    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+        return false;
+    if (!a->webhook_allow)
+        return true;
+    /* No FNM_PATHNAME: "http://127.0.0.1:*" covers every port and path of that host. */
+    for (size_t i = 0; i < a->nwebhook_allow; i++)
+        if (fnmatch(a->webhook_allow[i], url, 0) == 0)
+            return true;
+    return false;
+}
+
+/* A JSON array of 1..max non-empty strings, as a NULL-terminated malloc'd vector. */
+static int get_strv(const cJSON *v, const char *where, size_t max, char ***out, size_t *n,
+                    char *err, size_t errlen)
+{
+    const cJSON *e;
+    size_t i = 0, cnt = (size_t)cJSON_GetArraySize(v);
+    char **vec;
+
+    if (!cJSON_IsArray(v) || cnt < 1 || cnt > max)
+        return fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be an array of 1 to %zu strings",
+                    v->string, max);
+    if (!(vec = calloc(cnt + 1, sizeof(*vec))))
+        return -ENOMEM;
+    cJSON_ArrayForEach(e, v)
+    {
+        if (!cJSON_IsString(e) || !e->valuestring || !e->valuestring[0] ||
+            strlen(e->valuestring) > 4095 || !pwd_config_text_ok(e->valuestring)) {
+            free_strv(vec);
+            return fail(err, errlen, where, PW_E_RANGE,
+                        "\"%s\" must hold non-empty strings without control characters", v->string);
+        }
+        if (!(vec[i++] = strdup(e->valuestring))) {
+            free_strv(vec);
+            return -ENOMEM;
+        }
+    }
+    *out = vec;
+    if (n)
+        *n = cnt;
+    return 0;
+}
+
+static int parse_smtp(const cJSON *obj, struct pwd_config_alerts *a, char *err, size_t errlen)
+{
+    const char *where = "alerts.smtp";
+    const cJSON *v;
+    int rc = get_object(obj, "alerts", err, errlen);
+
+    if (rc < 0)
+        return rc;
+    cJSON_ArrayForEach(v, obj)
+    {
+        const char *k = v->string;
+
+        if (is_comment(v))
+            continue;
+        if (strcmp(k, "url") == 0) {
+            rc = get_string(v, where, a->smtp_url, sizeof(a->smtp_url), err, errlen);
+            if (rc == 0 && strncmp(a->smtp_url, "smtp://", 7) != 0 &&
+                strncmp(a->smtp_url, "smtps://", 8) != 0)
+                rc = fail(err, errlen, where, PW_E_RANGE,
+                          "\"url\" must start with smtp:// or smtps:// (got \"%s\")", a->smtp_url);
+        } else if (strcmp(k, "starttls") == 0) {
+            rc = get_bool(v, where, &a->smtp_starttls, err, errlen);
+        } else if (strcmp(k, "user") == 0) {
+            rc = get_string(v, where, a->smtp_user, sizeof(a->smtp_user), err, errlen);
+        } else if (strcmp(k, "password") == 0) {
+            rc = get_string(v, where, a->smtp_password, sizeof(a->smtp_password), err, errlen);
+        } else if (strcmp(k, "from") == 0) {
+            rc = get_string(v, where, a->smtp_from, sizeof(a->smtp_from), err, errlen);
+            if (rc == 0 && (!strchr(a->smtp_from, '@') || strpbrk(a->smtp_from, " <>,\r\n")))
+                rc = fail(err, errlen, where, PW_E_RANGE,
+                          "\"from\" must be one address like pingwatcher@example.org");
+        } else {
+            rc = unknown_key(v, where, "url, starttls, user, password, from", err, errlen);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_commands(const cJSON *obj, struct pwd_config_alerts *a, char *err, size_t errlen)
+{
+    const char *where = "alerts.commands";
+    const cJSON *v;
+    int n = cJSON_GetArraySize(obj), rc = get_object(obj, "alerts", err, errlen);
+
+    if (rc < 0)
+        return rc;
+    if (!(a->commands = calloc((size_t)n + 1, sizeof(*a->commands))))
+        return -ENOMEM;
+    cJSON_ArrayForEach(v, obj)
+    {
+        struct pwd_alert_command *c = &a->commands[a->ncommands];
+
+        if (is_comment(v))
+            continue;
+        if (!pwd_config_name_ok(v->string))
+            return fail(err, errlen, where, PW_E_RANGE,
+                        "command name \"%s\" must be 1 to 63 of [A-Za-z0-9_.-]", v->string);
+        snprintf(c->name, sizeof(c->name), "%s", v->string);
+        if ((rc = get_strv(v, where, PWD_ALERT_ARGV_MAX, &c->argv, NULL, err, errlen)) < 0)
+            return rc;
+        a->ncommands++;
+        if (c->argv[0][0] != '/')
+            return fail(err, errlen, where, PW_E_RANGE,
+                        "\"%s\": the program must be an absolute path (got \"%s\")", c->name,
+                        c->argv[0]);
+    }
+    return 0;
+}
+
+static int parse_alerts(const cJSON *obj, struct pwd_config *c, char *err, size_t errlen)
+{
+    const char *where = "alerts";
+    struct pwd_config_alerts *a = &c->alerts;
+    const cJSON *v;
+    int rc = get_object(obj, NULL, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    cJSON_ArrayForEach(v, obj)
+    {
+        const char *k = v->string;
+
+        if (is_comment(v))
+            continue;
+        if (strcmp(k, "smtp") == 0) {
+            rc = parse_smtp(v, a, err, errlen);
+        } else if (strcmp(k, "log_path") == 0 || strcmp(k, "image_dir") == 0) {
+            char *dst = k[0] == 'l' ? a->log_path : a->image_dir;
+            rc = get_string(v, where, dst, sizeof(a->log_path), err, errlen);
+            if (rc == 0 && dst[0] != '/')
+                rc = fail(err, errlen, where, PW_E_RANGE, "\"%s\" must be an absolute path", k);
+        } else if (strcmp(k, "commands") == 0) {
+            rc = parse_commands(v, a, err, errlen);
+        } else if (strcmp(k, "command_timeout_s") == 0) {
+            rc = get_u32(v, where, 1, 3600, &a->command_timeout_s, err, errlen);
+        } else if (strcmp(k, "webhook_allow") == 0) {
+            rc = get_strv(v, where, 256, &a->webhook_allow, &a->nwebhook_allow, err, errlen);
+        } else if (strcmp(k, "webhook_timeout_s") == 0) {
+            rc = get_u32(v, where, 1, 300, &a->webhook_timeout_s, err, errlen);
+        } else if (strcmp(k, "webhook_retries") == 0) {
+            rc = get_u32(v, where, 0, 10, &a->webhook_retries, err, errlen);
+        } else {
+            rc = unknown_key(v, where,
+                             "smtp, log_path, image_dir, commands, command_timeout_s, "
+                             "webhook_allow, webhook_timeout_s, webhook_retries",
+                             err, errlen);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 const struct pwd_config_preset *pwd_config_preset_find(const struct pwd_config *c, const char *name)
@@ -529,7 +763,7 @@ static int parse_targets(const cJSON *arr, struct pwd_config *c, char *err, size
 
 static const char top_keys[] =
     "database, control, user, group, log_level, max_probes_per_s, batch, retention, "
-    "route_change, dns, defaults, configurations, targets";
+    "route_change, dns, defaults, configurations, targets, alerts";
 
 int pwd_config_parse(const char *text, size_t len, struct pwd_config *c, char *err, size_t errlen)
 {
@@ -586,6 +820,8 @@ int pwd_config_parse(const char *text, size_t len, struct pwd_config *c, char *e
             presets = v;
         } else if (strcmp(k, "targets") == 0) {
             targets = v;
+        } else if (strcmp(k, "alerts") == 0) {
+            rc = parse_alerts(v, c, err, errlen);
         } else {
             rc = unknown_key(v, NULL, top_keys, err, errlen);
         }

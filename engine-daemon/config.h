@@ -64,6 +64,29 @@ struct pwd_config_target {
 
 #define PWD_NAME_MAX 63 /* user and group names */
 
+/* An administrator-declared command the "command" alert action may run by name. */
+#define PWD_ALERT_ARGV_MAX 32
+struct pwd_alert_command {
+    char name[PWD_NAME_MAX + 1];
+    char **argv; /* NULL-terminated; argv[0] an absolute path */
+};
+
+/* The "alerts" section (conf/README.md). Secrets (SMTP login) come only from the file. */
+struct pwd_config_alerts {
+    char smtp_url[512]; /* "" = no mail */
+    bool smtp_starttls;
+    char smtp_user[256], smtp_password[256], smtp_from[256];
+    char log_path[4096];  /* "" = the log action writes nothing */
+    char image_dir[4096]; /* "" = the image action writes nothing */
+    struct pwd_alert_command *commands;
+    size_t ncommands;
+    uint32_t command_timeout_s;
+    char **webhook_allow; /* fnmatch patterns; NULL = any http(s) URL */
+    size_t nwebhook_allow;
+    uint32_t webhook_timeout_s;
+    uint32_t webhook_retries;
+};
+
 struct pwd_config {
     char database[4096];
     char control_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -86,7 +109,17 @@ struct pwd_config {
     size_t npresets;
     struct pwd_config_target *targets;
     size_t ntargets;
+    struct pwd_config_alerts alerts;
 };
+
+/* Deep copy of an alerts section (for the alert worker's own copy); 0 or -ENOMEM. */
+int pwd_config_alerts_copy(struct pwd_config_alerts *dst, const struct pwd_config_alerts *src);
+void pwd_config_alerts_free(struct pwd_config_alerts *a);
+/* The declared command called name, or NULL. */
+const struct pwd_alert_command *pwd_config_alert_command(const struct pwd_config_alerts *a,
+                                                         const char *name);
+/* Whether the webhook URL is allowed by webhook_allow (any http(s) URL without a list). */
+bool pwd_config_webhook_allowed(const struct pwd_config_alerts *a, const char *url);
 
 /* Largest configuration file read. */
 #define PWD_CONFIG_MAX_BYTES (16u << 20)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "alerts.h"
 #include "config.h"
 #include "control.h"
 #include "daemon.h"
@@ -154,6 +155,8 @@ struct pwd_daemon {
     struct pwd_ptr_entry **ptr;  /* PTR_BUCKETS chains */
     struct pw_addr *ptr_pending; /* waiting for an answer */
     size_t nptr_pending, ptr_pending_cap;
+
+    struct pwd_alerts *alerts; /* alerts.c */
 
     int64_t rt_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, per wake-up */
     int64_t next_housekeeping_ns;

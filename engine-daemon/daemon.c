@@ -160,6 +160,7 @@ static void reload(struct pwd_daemon *d)
     presets_to_store(d);
     pwd_targets_sync_config(d);
     pwd_store_unlock(d);
+    pwd_alerts_config(d);
     pwd_log(&d->log, PWD_LOG_INFO, "configuration reloaded from %s (%zu targets running)",
             d->config_path, d->ntargets);
 }
@@ -579,6 +580,11 @@ struct pwd_daemon *pwd_daemon_new(const struct pwd_daemon_opts *opts, int *exit_
     }
     pwd_targets_sync_config(d);
     d->dns_dirty = d->res_dirty = true;
+    rc = pwd_alerts_start(d, cerr, sizeof(cerr));
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", cerr);
+        goto fail;
+    }
     rc = pwd_writer_start(d);
     if (rc < 0) {
         snprintf(err, errlen, "cannot start the store writer: %s", strerror(-rc));
@@ -607,6 +613,8 @@ void pwd_daemon_free(struct pwd_daemon *d)
     pwd_fdset_clear(d->epfd, &d->dns_fds);
     pw_dns_free(d->dns);
     pwd_control_free(d->control);
+    /* The alert worker uses the store: it stops before the store closes. */
+    pwd_alerts_stop(d);
     pwd_watch_del(d->epfd, &d->w_engine);
     pw_trace_engine_free(d->engine);
     if (d->store) {

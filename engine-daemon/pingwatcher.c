@@ -25,6 +25,7 @@ static void usage(FILE *out)
             "                          every stored probe of a target\n"
             "  route-changes ID [--json]\n"
             "                          route changes detected for a target\n"
+            "  report ID [--start T] [--end T] [-o FILE]  evidence report (one HTML file)\n"
             "  --version               print the version\n"
             "global options (before or after COMMAND):\n"
             "  -c CONFIG               pingwatcherd's configuration file: where the store and\n"
@@ -74,6 +75,8 @@ int main(int argc, char **argv)
         return pw_cmd_export(argc, argv, &env);
     if (strcmp(cmd, "route-changes") == 0)
         return pw_cmd_route_changes(argc, argv, &env);
+    if (strcmp(cmd, "report") == 0)
+        return pw_cmd_report(argc, argv, &env);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         usage(stdout);
         return 0;

@@ -308,6 +308,8 @@ static void on_sample(void *arg, struct pw_trace_target *et, const struct pw_sam
     }
     /* The store gets it from the queue, between the writer's commits (writer.c). */
     pwd_queue_sample(d, t->rec.id, &smp, new_route ? &route : NULL);
+    pwd_alerts_sample(d, t, &smp, (flags & PW_ROUTE_CHANGED) != 0,
+                      (flags & PW_ROUTE_CHANGED) ? change.first_hop : 0, &observed);
 }
 
 /* ---- starting and stopping ---- */
@@ -377,6 +379,7 @@ struct pwd_target *pwd_target_attach(struct pwd_daemon *d, const struct pw_store
 void pwd_target_detach(struct pwd_daemon *d, struct pwd_target *t)
 {
     pwd_target_stop(d, t);
+    pwd_alerts_target_gone(d, t->rec.id);
     table_remove(d, t);
     free(t);
 }

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "cache.h"
 #include "control.h"
 #include "error.h"
 #include "response.h"
@@ -20,26 +21,65 @@ int pw_api_params(struct pw_req *r, const char *const *allowed)
 
 struct pw_store *pw_api_store(struct pw_req *r)
 {
+    struct pw_app_thread *th = r->thread;
     struct pw_store *s;
+    int rc;
 
-    if (!r->store_held) {
-        pthread_mutex_lock(&r->app->store_use);
-        r->store_held = true;
-    }
+    if (r->store_held)
+        return th->store;
     s = pw_app_store(r->app, r->err, sizeof(r->err));
     if (!s) {
-        pw_api_store_release(r);
         pw_resp_error(r, 503, NULL, "%s", r->err);
+        return NULL;
     }
-    return s;
+    if (!th->store && !(th->store = pw_store_reader_new(s))) {
+        pw_resp_error(r, 500, NULL, "out of memory for a reader of the store");
+        return NULL;
+    }
+    /* One snapshot for the whole request: every read sees the same data, and the version
+     * names it for the cache. */
+    rc = pw_store_snapshot_begin(th->store, &r->version);
+    if (rc < 0) {
+        if (rc == -EAGAIN)
+            pw_resp_error(r, 503, NULL,
+                          "the store has no free reader slot (more than 256 readers); "
+                          "lower --threads or retry");
+        else
+            pw_api_store_error(r, rc, "the store");
+        return NULL;
+    }
+    r->store_held = true;
+    return th->store;
 }
 
 void pw_api_store_release(struct pw_req *r)
 {
     if (r->store_held) {
         r->store_held = false;
-        pthread_mutex_unlock(&r->app->store_use);
+        pw_store_snapshot_end(r->thread->store);
     }
+}
+
+bool pw_api_cache_splice(struct pw_req *r, const char *key, size_t klen)
+{
+    const struct pw_cache_entry *e;
+    const char *v;
+    size_t n;
+
+    if (!r->store_held || !(e = pw_cache_get(r->app->cache, r->version, key, klen)))
+        return false;
+    v = pw_cache_value(e, &n);
+    pw_out_splice(&r->out, v, n);
+    pw_cache_unref(r->app->cache, e);
+    return true;
+}
+
+void pw_api_cache_keep(struct pw_req *r, const char *key, size_t klen, size_t from, size_t to)
+{
+    /* Only a complete part of a complete answer, read from one snapshot. */
+    if (!r->store_held || pw_buf_failed(&r->body) || from > to || to > r->body.len)
+        return;
+    (void)pw_cache_put(r->app->cache, r->version, key, klen, r->body.data + from, to - from);
 }
 
 int pw_api_store_error(struct pw_req *r, int rc, const char *what)
@@ -51,19 +91,32 @@ int pw_api_store_error(struct pw_req *r, int rc, const char *what)
     return PW_ANSWERED;
 }
 
-int pw_api_target(struct pw_req *r, unsigned i, struct pw_store **s, struct pw_store_target *t)
+int pw_api_target_id(struct pw_req *r, unsigned i, uint32_t *id)
 {
-    uint32_t id;
-    int rc;
-
-    if (i >= r->nargs || pw_http_parse_id(r->arg[i], "target id", &id, r->err, sizeof(r->err))) {
+    if (i >= r->nargs || pw_http_parse_id(r->arg[i], "target id", id, r->err, sizeof(r->err))) {
         pw_resp_error(r, 400, NULL, "%s", r->err);
         return PW_ANSWERED;
     }
+    return 0;
+}
+
+int pw_api_target(struct pw_req *r, unsigned i, struct pw_store **s, struct pw_store_target *t)
+{
+    uint32_t id;
+
+    if (pw_api_target_id(r, i, &id))
+        return PW_ANSWERED;
     *s = pw_api_store(r);
     if (!*s)
         return PW_ANSWERED;
-    rc = pw_store_target_get(*s, id, t);
+    return pw_api_target_load(r, *s, id, t);
+}
+
+int pw_api_target_load(struct pw_req *r, struct pw_store *s, uint32_t id,
+                       struct pw_store_target *t)
+{
+    int rc = pw_store_target_get(s, id, t);
+
     if (rc < 0) {
         if (rc == -ENOENT)
             pw_resp_error(r, 404, NULL, "target %u does not exist", id);
@@ -79,6 +132,9 @@ int pw_api_control(struct pw_req *r, const char *cmd, cJSON *args, cJSON **resul
     struct pw_control_reply reply;
 
     *result = NULL;
+    /* What the daemon commits must show in the reads that follow (the answer of a change):
+     * they leave the request's snapshot, which is older. */
+    pw_api_store_release(r);
     if (pw_control_call(r->app->opts.control_path, r->app->opts.control_timeout_ms, cmd, args,
                         &reply) < 0) {
         pw_resp_error(r, reply.status, reply.code, "%s", reply.message);

@@ -8,6 +8,7 @@
 #define PW_API_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "app.h"
@@ -26,18 +27,34 @@ typedef int (*pw_handler)(struct pw_req *r);
 
 /* Rejects every parameter not in allowed (NULL-terminated): 400. */
 int pw_api_params(struct pw_req *r, const char *const *allowed);
-/* The store or a 503. Takes the store for this request (see app.h) until
- * pw_api_store_release() or the end of the request. */
+/* The worker thread's reader of the store, or NULL once an error was answered (503 without a
+ * store). The first call of a request pins a snapshot (pw_store_snapshot_begin): every read
+ * until pw_api_store_release() or the end of the request sees the same data, whose version is
+ * r->version. Never blocks on other requests. */
 struct pw_store *pw_api_store(struct pw_req *r);
-/* Lets other requests use the store (streams, before writing or waiting). */
+/* Ends the request's snapshot (streams, before they write or wait, so the writer can reuse
+ * pages); the next pw_api_store() takes a fresh one. */
 void pw_api_store_release(struct pw_req *r);
 /* Parses r->arg[i] as a target id and loads it: 400 for a malformed id, 404 for an unknown
  * one, 503 without a store. */
 int pw_api_target(struct pw_req *r, unsigned i, struct pw_store **s, struct pw_store_target *t);
+/* The two halves of pw_api_target(): parsing (400) and loading (404, 500). */
+int pw_api_target_id(struct pw_req *r, unsigned i, uint32_t *id);
+int pw_api_target_load(struct pw_req *r, struct pw_store *s, uint32_t id,
+                       struct pw_store_target *t);
+
+/* The answer cache (cache.h), at the version of the request's snapshot (pw_api_store() first;
+ * without a snapshot nothing is found or kept). A key names everything else the part depends
+ * on: endpoint, target, resolved parameters and r->fmt. */
+/* Appends the cached part of key to r->out (pw_out_splice) and returns true, or false. */
+bool pw_api_cache_splice(struct pw_req *r, const char *key, size_t klen);
+/* Keeps r->body[from, to) as the part of key; nothing when the body overflowed. */
+void pw_api_cache_keep(struct pw_req *r, const char *key, size_t klen, size_t from, size_t to);
 /* Answers a store failure (404 for -ENOENT, else 500) naming `what`. Returns PW_ANSWERED. */
 int pw_api_store_error(struct pw_req *r, int rc, const char *what);
 /* Calls the daemon (args taken over); answers its failure. On 0 *result is the daemon's
- * result (caller frees; may be NULL). */
+ * result (caller frees; may be NULL). Ends the request's snapshot first, so that later reads
+ * (through the same handle, or a new pw_api_store()) see what the daemon committed. */
 int pw_api_control(struct pw_req *r, const char *cmd, cJSON *args, cJSON **result);
 /* A focus parameter: a whole number of samples or "all" (0). Answers 400. */
 int pw_api_focus(struct pw_req *r, uint32_t *focus);
@@ -82,6 +99,13 @@ int pw_api_summary(struct pw_req *r);
 /* api_timeline.c */
 int pw_api_timeline(struct pw_req *r);
 int pw_api_route_changes(struct pw_req *r);
+
+/* api_diagnosis.c: the path diagnosis (JSON or HTML fragment), the evidence report download,
+ * and the summary's "verdict" and "verdict_summary" fields of one target (null when it
+ * cannot be judged). */
+int pw_api_diagnosis(struct pw_req *r);
+int pw_api_report(struct pw_req *r);
+void pw_api_diag_verdict(struct pw_req *r, struct pw_store *s, uint32_t target_id, int64_t now_us);
 
 /* api_notes.c */
 int pw_api_comments_list(struct pw_req *r);

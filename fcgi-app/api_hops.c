@@ -69,24 +69,33 @@ int pw_api_hops(struct pw_req *r)
     struct pw_store_target t;
     struct pw_report *rep;
     struct pw_store *s;
-    uint32_t focus;
+    uint32_t focus, id;
     int64_t at;
-    char ip[PW_ADDR_STRLEN], caption[PW_STORE_HOST_MAX + 64];
-    int rc;
+    char ip[PW_ADDR_STRLEN], caption[PW_STORE_HOST_MAX + 64], key[96];
+    size_t from;
+    int rc, klen;
 
     if (pw_api_params(r, allowed) || pw_api_focus(r, &focus) || param_at(r, &at) ||
-        pw_api_target(r, 0, &s, &t))
+        pw_api_target_id(r, 0, &id) || !(s = pw_api_store(r)))
+        return 0;
+    /* The table depends on nothing but these and the data (at 0 means the newest samples,
+     * not the wall clock): cached whole by the data version. */
+    klen = snprintf(key, sizeof(key), "hops %u %u %lld %d", id, focus, (long long)at, r->fmt);
+    pw_resp_begin(r);
+    if (pw_api_cache_splice(r, key, (size_t)klen))
+        return pw_resp_finish(r, 200);
+    if (pw_api_target_load(r, s, id, &t))
         return 0;
     rep = pw_arena_zalloc(r->arena, sizeof(*rep));
     if (!rep)
         return pw_resp_error(r, 500, NULL, "out of memory");
     rc = pw_store_hops(s, t.id, focus, at, rep);
-    pw_api_store_release(r); /* rendering needs no store */
     if (rc < 0 && rc != -ENOENT)
         return pw_api_store_error(r, rc, "the hop table");
     if (rc == -ENOENT)
         memset(rep, 0, sizeof(*rep)); /* a target without samples yet: an empty table */
     pw_resp_begin(r);
+    from = r->body.len;
     pw_out_uint(&r->out, "id", t.id);
     pw_out_str(&r->out, "target", t.host);
     pw_out_str(&r->out, "label", t.label);
@@ -111,6 +120,7 @@ int pw_api_hops(struct pw_req *r)
     for (unsigned i = 0; i < rep->nhops && i < PW_TRACE_MAX_HOPS; i++)
         hop_row(&r->out, &rep->hop[i]);
     pw_out_table_end(&r->out);
+    pw_api_cache_keep(r, key, (size_t)klen, from, r->body.len);
     return pw_resp_finish(r, 200);
 }
 

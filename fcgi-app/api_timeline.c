@@ -5,6 +5,7 @@
 
 #include "api.h"
 #include "response.h"
+#include "timefmt.h"
 
 /* Time buckets per hop at most, and buckets (time x hops) in one answer at most: a 7-day
  * timeline at 5-minute resolution is 2016 buckets. */
@@ -39,6 +40,53 @@ static int bucket_cb(void *arg, const struct pw_store_bucket *b)
     return 0;
 }
 
+/* The buckets in JSON: one array per field, in bucket order ("buckets": {"start_ms": [...],
+ * "avg_ms": [...], ...}), rather than an object per bucket repeating every key: a 7-day
+ * timeline is ~50 KB instead of ~160 KB, with the same information. Latencies are in ms to
+ * the µs (the store keeps 10 µs), null where a bucket has no answered probe. Left out because
+ * they follow from the rest: each bucket's end (start_ms + resolution_s), its loss percentage
+ * (100 * lost / count) and its start as text. */
+static void bucket_columns(struct pw_out *o, const struct pw_store_bucket *v, uint32_t n)
+{
+    enum { START, HOP, COUNT, LOST, MIN, AVG, MAX, P10, P50, P90, STDDEV, NFIELDS };
+    static const char *const name[NFIELDS] = {
+        "start_ms", "hop",    "count",  "lost",   "min_ms",    "avg_ms",
+        "max_ms",   "p10_ms", "p50_ms", "p90_ms", "stddev_ms",
+    };
+
+    pw_out_obj_begin(o, "buckets");
+    for (int f = 0; f < NFIELDS; f++) {
+        pw_out_arr_begin(o, name[f]);
+        for (uint32_t i = 0; i < n; i++) {
+            const struct pw_store_bucket *b = &v[i];
+            const double ms[] = {[MIN] = b->min_ms, [AVG] = b->avg_ms, [MAX] = b->max_ms,
+                                 [P10] = b->p10_ms, [P50] = b->p50_ms, [P90] = b->p90_ms,
+                                 [STDDEV] = b->stddev_ms};
+
+            switch (f) {
+            case START:
+                pw_out_int(o, NULL, pw_timefmt_ms(b->start_us));
+                break;
+            case HOP:
+                pw_out_int(o, NULL, b->hop);
+                break;
+            case COUNT:
+                pw_out_uint(o, NULL, b->count);
+                break;
+            case LOST:
+                pw_out_uint(o, NULL, b->lost);
+                break;
+            default:
+                pw_out_ms(o, NULL, b->has_latency, ms[f], false);
+                break;
+            }
+        }
+        pw_out_arr_end(o);
+    }
+    pw_out_obj_end(o);
+}
+
+/* The buckets as an HTML table (HTMX): a row per bucket. */
 static void bucket_row(struct pw_out *o, const struct pw_store_bucket *b)
 {
     bool lat = b->has_latency;
@@ -89,16 +137,34 @@ bad:
     return PW_ANSWERED;
 }
 
+/* The answer's start: what the request asked for, "now" included (never cached). */
+static void timeline_head(struct pw_req *r, uint32_t id, int64_t hop, int64_t start, int64_t end)
+{
+    pw_resp_begin(r);
+    pw_out_uint(&r->out, "id", id);
+    if (hop == 0)
+        pw_out_str(&r->out, "hop", "last");
+    else if (hop < 0)
+        pw_out_str(&r->out, "hop", "all");
+    else
+        pw_out_int(&r->out, "hop", hop);
+    pw_out_time(&r->out, "start", start);
+    pw_out_time(&r->out, "end", end);
+}
+
 int pw_api_timeline(struct pw_req *r)
 {
     static const char *const allowed[] = {"hop", "start", "end", "resolution", "points", NULL};
+    struct pw_store_timeline_plan plan;
     struct pw_store_target t;
     struct pw_store *s;
     struct pw_kv *hk, *rk;
     struct tl_ctx c = {0};
     int64_t start, end, res = 0, points = 0, hop = 0, hops;
-    char caption[PW_STORE_HOST_MAX + 64];
-    int rc;
+    char caption[PW_STORE_HOST_MAX + 64], key[160];
+    uint32_t id;
+    size_t from;
+    int rc, klen;
 
     if (pw_api_params(r, allowed) || param_range(r, 3600 * 1000000LL, &start, &end))
         return 0;
@@ -119,7 +185,9 @@ int pw_api_timeline(struct pw_req *r)
     rc = pw_kv_i64(&r->params, "points", 1, MAX_BUCKETS, &points, r->err, sizeof(r->err));
     if (rc < 0)
         return pw_resp_error(r, 400, NULL, "%s", r->err);
-    if (pw_api_target(r, 0, &s, &t))
+    if (pw_api_target_id(r, 0, &id) || !(s = pw_api_store(r)))
+        return 0;
+    if (pw_api_target_load(r, s, id, &t))
         return 0;
     hops = hop < 0 ? (t.opts.max_hops ? t.opts.max_hops : PW_TRACE_MAX_HOPS) : 1;
     if (res) {
@@ -137,34 +205,42 @@ int pw_api_timeline(struct pw_req *r)
     if (points * hops > MAX_CELLS)
         points = MAX_CELLS / hops;
     c.max = (uint32_t)(points * hops);
+    /* The buckets depend on start and end (which may be "now") only through the plan: the
+     * resolution and the range widened to whole buckets. Keyed by it, a cached part serves
+     * every request whose range falls in the same buckets until the writer commits (for a
+     * 7-day range ending now: until the current 15-minute bucket ends), and no longer. */
+    rc = pw_store_timeline_plan(start, end, res, (uint32_t)points, &plan);
+    if (rc < 0)
+        return pw_api_store_error(r, rc, "the timeline");
+    klen = snprintf(key, sizeof(key), "timeline %u %lld %lld %lld %lld %u %d", t.id,
+                    (long long)hop, (long long)plan.resolution_us, (long long)plan.start_us,
+                    (long long)plan.end_us, c.max, r->fmt);
+    timeline_head(r, t.id, hop, start, end);
+    if (pw_api_cache_splice(r, key, (size_t)klen))
+        return pw_resp_finish(r, 200);
     c.v = pw_arena_alloc(r->arena, c.max * sizeof(*c.v));
     if (!c.v)
         return pw_resp_error(r, 500, NULL, "out of memory");
     rc = pw_store_timeline(s, t.id, (int)hop, start, end, res, (uint32_t)points, bucket_cb, &c);
-    /* Rendering needs no store: let other requests in. */
-    pw_api_store_release(r);
     if (rc < 0 && rc != -ENOENT)
         return pw_api_store_error(r, rc, "the timeline");
     if (!res && c.n)
         res = c.v[0].end_us - c.v[0].start_us;
-    pw_resp_begin(r);
-    pw_out_uint(&r->out, "id", t.id);
-    if (hop == 0)
-        pw_out_str(&r->out, "hop", "last");
-    else if (hop < 0)
-        pw_out_str(&r->out, "hop", "all");
-    else
-        pw_out_int(&r->out, "hop", hop);
-    pw_out_time(&r->out, "start", start);
-    pw_out_time(&r->out, "end", end);
-    snprintf(caption, sizeof(caption), "Timeline of %s", t.label[0] ? t.label : t.host);
-    pw_out_table_begin(&r->out, "buckets", "timeline", caption, bucket_cols,
-                       sizeof(bucket_cols) / sizeof(bucket_cols[0]), false);
-    for (uint32_t i = 0; i < c.n; i++)
-        bucket_row(&r->out, &c.v[i]);
-    pw_out_table_end(&r->out);
+    timeline_head(r, t.id, hop, start, end);
+    from = r->body.len;
+    if (r->fmt == PW_FMT_JSON) {
+        bucket_columns(&r->out, c.v, c.n);
+    } else {
+        snprintf(caption, sizeof(caption), "Timeline of %s", t.label[0] ? t.label : t.host);
+        pw_out_table_begin(&r->out, "buckets", "timeline", caption, bucket_cols,
+                           sizeof(bucket_cols) / sizeof(bucket_cols[0]), false);
+        for (uint32_t i = 0; i < c.n; i++)
+            bucket_row(&r->out, &c.v[i]);
+        pw_out_table_end(&r->out);
+    }
     pw_out_num(&r->out, "resolution_s", res != 0, res / 1e6, 3);
     pw_out_bool(&r->out, "truncated", c.over);
+    pw_api_cache_keep(r, key, (size_t)klen, from, r->body.len);
     return pw_resp_finish(r, 200);
 }
 

@@ -18,6 +18,7 @@ void pw_app_opts_default(struct pw_app_opts *o)
     o->sse_poll_ms = 500;
     o->sse_heartbeat_s = 15;
     o->sse_max_s = 3600;
+    o->cache_mb = 64;
 }
 
 struct pw_store *pw_app_store(struct pw_app *app, char *err, size_t errlen)

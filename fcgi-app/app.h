@@ -20,6 +20,7 @@
 
 struct pw_store;
 struct pw_metrics;
+struct pw_cache;
 
 #define PW_APP_THREADS_MAX 256
 #define PW_APP_USERS_MAX 32
@@ -35,6 +36,7 @@ struct pw_app_opts {
     unsigned sse_poll_ms; /* how often a live stream looks for new samples */
     unsigned sse_heartbeat_s;
     unsigned sse_max_s;    /* a live stream ends after this long (the client reconnects) */
+    unsigned cache_mb;     /* answer cache budget (MiB); 0 = no cache */
     bool auth_writes;      /* mutations need REMOTE_USER (set by the web server's auth) */
     unsigned nwrite_users; /* when > 0 only these users may write */
     char write_users[PW_APP_USERS_MAX][64];
@@ -43,16 +45,20 @@ struct pw_app_opts {
 struct pw_app {
     struct pw_app_opts opts;
     pthread_mutex_t store_lock; /* guards opening the store */
-    /* A struct pw_store is used by one thread at a time (store.h), and LMDB allows one
-     * environment per process: requests take turns on the one handle. A request holds this
-     * from its first store call to its end; streams (SSE, export) hold it only while they
-     * read, never while they write to the client or wait. */
-    pthread_mutex_t store_use;
+    /* LMDB allows one environment per process: the store is opened once, and each worker
+     * thread reads it through a reader of its own (struct pw_app_thread), so requests never
+     * wait for one another. No worker uses this handle itself. */
     struct pw_store *_Atomic store;
     char store_err[256];
     atomic_uint sse_active;
     atomic_bool stopping;
     struct pw_metrics *metrics;
+    struct pw_cache *cache; /* answers by data version (cache.h); NULL = none */
+};
+
+/* What a worker thread keeps from one request to the next. */
+struct pw_app_thread {
+    struct pw_store *store; /* its reader of app->store, made on first use; NULL until then */
 };
 
 /* Fills opts with the defaults. */
@@ -74,6 +80,7 @@ enum {
 
 struct pw_req {
     struct pw_app *app;
+    struct pw_app_thread *thread;
     FCGX_Request *fcgi;
     struct pw_arena *arena;
 
@@ -93,7 +100,8 @@ struct pw_req {
     bool headers_sent;     /* streaming began: the status can no longer change */
     bool head_only;        /* HEAD: headers only */
     bool client_gone;      /* a write failed */
-    bool store_held;       /* holds app->store_use */
+    bool store_held;       /* thread->store holds a snapshot (pw_api_store) */
+    uint64_t version;      /* the data version of that snapshot */
     int64_t t0_ns;         /* CLOCK_MONOTONIC at the start (Server-Timing) */
     char err[512];         /* scratch for validation messages */
 };

@@ -3,22 +3,29 @@
  *   pingwatcher.fcgi [-c CONFIG] [--db DIR] [--control PATH] [--socket PATH [--socket-mode MODE]
  *                    | --listen fd0] [--threads N] [--sse-max N] [--auth-writes]
  *                    [--write-users U1,U2] [--control-timeout-ms MS] [--sse-poll-ms MS]
- *                    [--sse-heartbeat S]
+ *                    [--sse-heartbeat S] [--cache-mb MB]
  *
  * Started by the web server or spawn-fcgi it accepts on fd 0; with --socket it binds its own
- * unix socket. N worker threads each accept and serve one request at a time (FCGX_Accept_r),
- * so a live event stream holds one worker and never blocks the others; streams are capped
- * below the worker count. SIGTERM/SIGINT: workers finish the request in hand, then the
- * process exits.
+ * unix socket. N worker threads serve one request at a time each, so a live event stream
+ * holds one worker and never blocks the others; streams are capped below the worker count.
+ * Each worker reads the store through a reader of its own, so requests run in parallel.
+ * Connections are not tied to workers: the web server may keep as many open as it likes
+ * (nginx's upstream keepalive, FCGI_KEEP_CONN), and whichever worker is free serves the next
+ * request that arrives on any of them. SIGTERM/SIGINT: workers finish the request in hand,
+ * then the process exits.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
@@ -28,6 +35,7 @@
 
 #include "app.h"
 #include "arena.h"
+#include "cache.h"
 #include "error.h"
 #include "metrics.h"
 #include "num.h"
@@ -42,11 +50,21 @@
 #define ARENA_MAX (64u << 20)
 #define CONFIG_MAX (16u << 20)
 
+/* What the workers share to find work: the listening socket and every open connection in one
+ * epoll set, each armed for one event at a time (EPOLLONESHOT), so exactly one worker takes a
+ * new connection or a request that arrived. */
+struct conns {
+    int listen_fd; /* non-blocking */
+    int epfd;
+    const char *allowed; /* FCGI_WEB_SERVER_ADDRS for TCP, as libfcgi's own accept checks it */
+};
+
 struct worker {
     struct pw_app *app;
-    int listen_fd;
+    struct conns *conns;
     pthread_rwlock_t *busy; /* read-held while serving a request; main write-locks to stop */
     pthread_t thread;
+    struct pw_app_thread th; /* touched only while serving a request */
 };
 
 static void usage(FILE *f)
@@ -55,12 +73,76 @@ static void usage(FILE *f)
                "                        [--socket PATH [--socket-mode MODE] | --listen fd0]\n"
                "                        [--threads N] [--sse-max N] [--auth-writes]\n"
                "                        [--write-users U1,U2] [--control-timeout-ms MS]\n"
-               "                        [--sse-poll-ms MS] [--sse-heartbeat S]\n");
+               "                        [--sse-poll-ms MS] [--sse-heartbeat S] [--cache-mb MB]\n");
 }
 
+/* Whether a TCP peer is in the comma-separated list of addresses (libfcgi's rule). */
+static bool peer_allowed(const char *list, const struct sockaddr_storage *sa)
+{
+    char ip[INET6_ADDRSTRLEN];
+    size_t n;
+
+    if (!list || !*list || sa->ss_family != AF_INET)
+        return true; /* unix sockets, and no list: anyone who may connect */
+    if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip)))
+        return false;
+    n = strlen(ip);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+
+        if (len == n && memcmp(p, ip, n) == 0)
+            return true;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+static void arm(struct conns *c, int fd, int op)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
+
+    if (epoll_ctl(c->epfd, op, fd, &ev) < 0 && fd != c->listen_fd)
+        close(fd); /* cannot be watched: the web server sees it close and reconnects */
+}
+
+/* Takes every pending connection (blocking sockets: libfcgi reads and writes them plainly). */
+static void accept_all(struct conns *c)
+{
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof(sa);
+        int fd = accept4(c->listen_fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            break; /* EAGAIN: all taken; EMFILE and the like: retried at the next event */
+        }
+        if (!peer_allowed(c->allowed, &sa)) {
+            close(fd);
+            continue;
+        }
+        arm(c, fd, EPOLL_CTL_ADD);
+    }
+    arm(c, c->listen_fd, EPOLL_CTL_MOD);
+}
+
+/* libfcgi (2.4) serves a connection the web server keeps open (FCGI_KEEP_CONN) only from the
+ * thread that accepted it, blocked in FCGX_Accept_r reading its next request: with nginx's
+ * upstream keepalive, N threads could then serve only N connections, and a new connection
+ * waited (seconds at p99) while threads sat idle on connections nginx kept for later. So the
+ * workers accept and watch connections themselves (struct conns) and hand a connection whose
+ * request has arrived to FCGX_Accept_r through the request's ipcFd, with keepConnection set
+ * so that it is not closed before the request is read. After FCGX_Finish_r, ipcFd is still
+ * open exactly when the server asked to keep the connection. These two fields are past the
+ * part of FCGX_Request that fcgiapp.h documents, and have kept this meaning since libfcgi
+ * 2.2. */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    struct conns *c = w->conns;
     struct pw_arena arena;
     FCGX_Request req;
 
@@ -68,23 +150,40 @@ static void *worker_main(void *arg)
         fprintf(stderr, "pingwatcher.fcgi: out of memory for a worker\n");
         return NULL;
     }
-    if (FCGX_InitRequest(&req, w->listen_fd, 0) != 0) {
+    /* No listening socket of its own: FCGX_Accept_r never accepts (and fails instead of
+     * blocking when a connection ends before its request). */
+    if (FCGX_InitRequest(&req, -1, 0) != 0) {
         pw_arena_deinit(&arena);
         return NULL;
     }
     while (!w->app->stopping) {
-        if (FCGX_Accept_r(&req) < 0) {
-            struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000000L};
+        struct epoll_event ev;
+        int n = epoll_wait(c->epfd, &ev, 1, 100), fd;
 
-            /* EINTR, a connection reset before its request arrived, or shutdown. */
-            nanosleep(&ts, NULL);
+        if (n <= 0)
+            continue; /* timeout (to notice `stopping`) or EINTR */
+        fd = ev.data.fd;
+        if (fd == c->listen_fd) {
+            accept_all(c);
             continue;
         }
+        if ((ev.events & (EPOLLHUP | EPOLLERR)) && !(ev.events & EPOLLIN)) {
+            close(fd);
+            continue;
+        }
+        req.ipcFd = fd;
+        req.keepConnection = 1;
+        if (FCGX_Accept_r(&req) < 0)
+            continue; /* closed by the server (libfcgi closed our end) or not FastCGI */
         pthread_rwlock_rdlock(w->busy);
-        pw_router_handle(w->app, &req, &arena);
+        pw_router_handle(w->app, &req, &arena, &w->th);
         FCGX_Finish_r(&req);
         pthread_rwlock_unlock(w->busy);
         pw_arena_reset(&arena);
+        if (req.ipcFd >= 0) {
+            arm(c, req.ipcFd, EPOLL_CTL_MOD);
+            req.ipcFd = -1;
+        }
     }
     pw_arena_deinit(&arena);
     return NULL;
@@ -207,6 +306,8 @@ static int load_config(const char *path, struct pw_app_opts *o)
             r = web_number(v, k, 50, 10000, &o->sse_poll_ms);
         else if (strcmp(k, "sse_heartbeat_s") == 0)
             r = web_number(v, k, 1, 3600, &o->sse_heartbeat_s);
+        else if (strcmp(k, "cache_mb") == 0)
+            r = web_number(v, k, 0, 65536, &o->cache_mb);
         else if (strcmp(k, "socket") == 0)
             r = cJSON_IsString(v) ? copy_path(o->socket_path, sizeof(o->socket_path),
                                               v->valuestring, "web.socket")
@@ -223,7 +324,7 @@ static int load_config(const char *path, struct pw_app_opts *o)
             fprintf(stderr,
                     "pingwatcher.fcgi: %s: unknown key web.%s (threads, sse_max, socket, "
                     "socket_mode, auth_writes, write_users, control_timeout_ms, sse_poll_ms, "
-                    "sse_heartbeat_s)\n",
+                    "sse_heartbeat_s, cache_mb)\n",
                     path, k);
         else if (r < 0)
             fprintf(stderr, "pingwatcher.fcgi: %s: web.%s has the wrong type or value\n", path, k);
@@ -288,6 +389,7 @@ int main(int argc, char **argv)
         O_CTL_TIMEOUT,
         O_SSE_POLL,
         O_SSE_HB,
+        O_CACHE_MB,
         O_VERSION,
     };
     static const struct option longopts[] = {
@@ -304,16 +406,18 @@ int main(int argc, char **argv)
         {"control-timeout-ms", required_argument, NULL, O_CTL_TIMEOUT},
         {"sse-poll-ms", required_argument, NULL, O_SSE_POLL},
         {"sse-heartbeat", required_argument, NULL, O_SSE_HB},
+        {"cache-mb", required_argument, NULL, O_CACHE_MB},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
     struct pw_app *app = NULL;
     struct worker *workers = NULL;
+    struct conns conns = {.epfd = -1};
     pthread_rwlock_t busy;
     pthread_rwlockattr_t rwattr;
     const char *config = NULL;
-    bool sse_max_set = false, fd0 = false;
+    bool sse_max_set = false, fd0 = false, idle = true;
     sigset_t sigs;
     int c, sig = 0, listen_fd = 0, status = 1;
     unsigned started = 0;
@@ -388,6 +492,9 @@ int main(int argc, char **argv)
         case O_SSE_HB:
             rc = parse_uint(optarg, "--sse-heartbeat", 1, 3600, &o->sse_heartbeat_s);
             break;
+        case O_CACHE_MB:
+            rc = parse_uint(optarg, "--cache-mb", 0, 65536, &o->cache_mb);
+            break;
         case O_VERSION:
             printf("pingwatcher.fcgi %s\n", PW_VERSION);
             status = 0;
@@ -435,12 +542,22 @@ int main(int argc, char **argv)
         }
     }
     pthread_mutex_init(&app->store_lock, NULL);
-    pthread_mutex_init(&app->store_use, NULL);
     app->metrics = pw_metrics_new((int64_t)time(NULL) * 1000000);
-    if (!app->metrics) {
+    if (app->opts.cache_mb)
+        app->cache = pw_cache_new((size_t)app->opts.cache_mb << 20);
+    if (!app->metrics || (app->opts.cache_mb && !app->cache)) {
         fprintf(stderr, "pingwatcher.fcgi: out of memory\n");
         goto out;
     }
+    conns.listen_fd = listen_fd;
+    conns.allowed = getenv("FCGI_WEB_SERVER_ADDRS");
+    conns.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (conns.epfd < 0 || fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
+        fprintf(stderr, "pingwatcher.fcgi: cannot watch the listening socket: %s\n",
+                strerror(errno));
+        goto out;
+    }
+    arm(&conns, listen_fd, EPOLL_CTL_ADD);
     if (!pw_app_store(app, err, sizeof(err))) /* before any worker runs */
         fprintf(stderr, "pingwatcher.fcgi: %s; will retry on each request\n", err);
 
@@ -462,7 +579,7 @@ int main(int argc, char **argv)
         struct worker *w = &workers[started];
 
         w->app = app;
-        w->listen_fd = listen_fd;
+        w->conns = &conns;
         w->busy = &busy;
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             fprintf(stderr, "pingwatcher.fcgi: cannot start worker threads\n");
@@ -481,30 +598,42 @@ int main(int argc, char **argv)
     FCGX_ShutdownPending();
     {
         /* Wait (bounded) until no request is in progress; live streams notice `stopping`
-         * within 100 ms. Workers idle in accept() are left there: the process ends. */
+         * within 100 ms. Idle workers are left waiting: the process ends. */
         struct timespec until;
 
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 5;
-        if (pthread_rwlock_timedwrlock(&busy, &until) != 0)
+        if (pthread_rwlock_timedwrlock(&busy, &until) != 0) {
             fprintf(stderr, "pingwatcher.fcgi: requests still running at exit\n");
+            idle = false;
+        }
     }
     if (app->opts.socket_path[0])
         unlink(app->opts.socket_path);
-    /* No request runs and none can start: the store is free to close. */
-    pw_store_close(atomic_load(&app->store));
-    atomic_store(&app->store, NULL);
+    if (idle) {
+        /* No request runs and none can start: the readers, then the store, are free to
+         * close. Otherwise the process ends with them open (LMDB frees the reader slots of
+         * a process that is gone). */
+        for (unsigned i = 0; i < started; i++)
+            pw_store_close(workers[i].th.store);
+        pw_store_close(atomic_load(&app->store));
+        atomic_store(&app->store, NULL);
+    }
     status = 0;
-    /* Worker threads may still sit in accept(); ending the process ends them. */
+    /* Worker threads may still sit in epoll_wait(); ending the process ends them. */
     fflush(stderr);
     _exit(status);
 out_usage:
     usage(stderr);
     status = 2;
 out:
+    if (conns.epfd >= 0)
+        close(conns.epfd);
     free(workers);
-    if (app)
+    if (app) {
         pw_metrics_free(app->metrics);
+        pw_cache_free(app->cache);
+    }
     free(app);
     return status;
 }

@@ -497,6 +497,16 @@ void pw_out_time(struct pw_out *o, const char *key, int64_t us)
     }
 }
 
+void pw_out_splice(struct pw_out *o, const char *data, size_t n)
+{
+    if (n == 0)
+        return;
+    pw_buf_add(o->b, data, n);
+    /* What follows needs a separator, as after any other member. */
+    if (o->fmt == PW_FMT_JSON && o->depth > 0 && o->depth <= PW_OUT_MAX_DEPTH)
+        o->comma[o->depth - 1] = true;
+}
+
 void pw_out_html_cell(struct pw_out *o, const char *key, const char *html, size_t n)
 {
     if (o->fmt == PW_FMT_HTML && html_cell(o, key)) {

@@ -76,6 +76,11 @@ void pw_out_null(struct pw_out *o, const char *key);
 /* A time: "<key>": RFC 3339 UTC and "<key>_ms": Unix ms (one cell in HTML). */
 void pw_out_time(struct pw_out *o, const char *key, int64_t us);
 
+/* Appends output made earlier by the same calls from the same state (a cached part of a
+ * document that is complete in itself: every container it opens it closes). In JSON the part
+ * holds at least one member or element. */
+void pw_out_splice(struct pw_out *o, const char *data, size_t n);
+
 /* HTML only: fills the cell of `key` with markup the caller built from trusted parts only
  * (numbers, fixed text). Nothing in JSON. */
 void pw_out_html_cell(struct pw_out *o, const char *key, const char *html, size_t n);

@@ -34,6 +34,8 @@ static const struct route routes[] = {
     {"api/targets/#/hops", GET, pw_api_hops, 0},
     {"api/targets/#/timeline", GET, pw_api_timeline, 0},
     {"api/targets/#/route_changes", GET, pw_api_route_changes, 0},
+    {"api/targets/#/diagnosis", GET, pw_api_diagnosis, 0},
+    {"api/targets/#/report", GET, pw_api_report, 0},
     {"api/targets/#/live", GET, pw_api_live_target, SSE},
     {"api/targets/#/comments", GET, pw_api_comments_list, 0},
     {"api/targets/#/comments", POST, pw_api_comment_add, MUT},
@@ -305,7 +307,8 @@ static void dispatch(struct pw_req *r, const char *method_name)
         pw_resp_error(r, 500, NULL, "the request ended without an answer");
 }
 
-void pw_router_handle(struct pw_app *app, FCGX_Request *f, struct pw_arena *a)
+void pw_router_handle(struct pw_app *app, FCGX_Request *f, struct pw_arena *a,
+                      struct pw_app_thread *th)
 {
     struct pw_req *r = pw_arena_zalloc(a, sizeof(*r));
     const char *method_name = FCGX_GetParam("REQUEST_METHOD", f->envp);
@@ -326,6 +329,7 @@ void pw_router_handle(struct pw_app *app, FCGX_Request *f, struct pw_arena *a)
         r->t0_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     }
     r->app = app;
+    r->thread = th;
     r->fcgi = f;
     r->arena = a;
     pw_buf_init(&r->body, a, PW_REQ_BODY_MAX_RESPONSE);

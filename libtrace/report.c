@@ -13,6 +13,7 @@ struct pw_report_acc {
     uint8_t *probed;      /* capacity x max_hops: 1 when that TTL was part of the sample */
     uint8_t *reached_ttl; /* per sample: TTL of the destination, 0 when not reached */
     struct pw_addr *from; /* capacity x max_hops responders */
+    int64_t *time_us;     /* per sample: start, Unix µs */
 };
 
 struct pw_report_acc *pw_report_acc_new(uint8_t max_hops, uint32_t capacity)
@@ -33,7 +34,8 @@ struct pw_report_acc *pw_report_acc_new(uint8_t max_hops, uint32_t capacity)
     a->probed = calloc(cells, 1);
     a->reached_ttl = calloc(capacity, 1);
     a->from = calloc(cells, sizeof(*a->from));
-    if (!a->rtt || !a->probed || !a->reached_ttl || !a->from) {
+    a->time_us = calloc(capacity, sizeof(*a->time_us));
+    if (!a->rtt || !a->probed || !a->reached_ttl || !a->from || !a->time_us) {
         pw_report_acc_free(a);
         errno = ENOMEM;
         return NULL;
@@ -49,6 +51,7 @@ void pw_report_acc_free(struct pw_report_acc *a)
     free(a->probed);
     free(a->reached_ttl);
     free(a->from);
+    free(a->time_us);
     free(a);
 }
 
@@ -58,6 +61,7 @@ void pw_report_acc_add(struct pw_report_acc *a, const struct pw_sample *s)
 
     memset(a->probed + row, 0, a->max_hops);
     a->reached_ttl[a->added % a->capacity] = 0;
+    a->time_us[a->added % a->capacity] = s->start_ns / 1000;
     for (unsigned i = 0; i < s->nhops; i++) {
         const struct pw_hop_result *h = &s->hop[i];
         unsigned ttl = h->ttl ? h->ttl : i + 1;
@@ -77,6 +81,50 @@ void pw_report_acc_add(struct pw_report_acc *a, const struct pw_sample *s)
             a->reached_ttl[a->added % a->capacity] = (uint8_t)ttl;
     }
     a->added++;
+}
+
+uint64_t pw_report_acc_kept(const struct pw_report_acc *a)
+{
+    return a->added < a->capacity ? a->added : a->capacity;
+}
+
+uint8_t pw_report_acc_max_hops(const struct pw_report_acc *a)
+{
+    return a->max_hops;
+}
+
+static size_t slot_of(const struct pw_report_acc *a, uint64_t k)
+{
+    return (size_t)((a->added - pw_report_acc_kept(a) + k) % a->capacity);
+}
+
+int64_t pw_report_acc_time_us(const struct pw_report_acc *a, uint64_t k)
+{
+    return k < pw_report_acc_kept(a) ? a->time_us[slot_of(a, k)] : 0;
+}
+
+unsigned pw_report_acc_reached(const struct pw_report_acc *a, uint64_t k)
+{
+    return k < pw_report_acc_kept(a) ? a->reached_ttl[slot_of(a, k)] : 0;
+}
+
+int32_t pw_report_acc_cell(const struct pw_report_acc *a, uint64_t k, unsigned ttl,
+                           struct pw_addr *from)
+{
+    size_t slot, cell;
+    unsigned d;
+
+    if (k >= pw_report_acc_kept(a) || ttl < 1 || ttl > a->max_hops)
+        return PW_REPORT_NOT_PROBED;
+    slot = slot_of(a, k);
+    cell = slot * a->max_hops + ttl - 1;
+    d = a->reached_ttl[slot];
+    /* As in pw_report_acc_finish(): past the destination nothing was probed. */
+    if (!a->probed[cell] || (d && ttl > d))
+        return PW_REPORT_NOT_PROBED;
+    if (from && a->rtt[cell] != PW_RTT_LOST)
+        *from = a->from[cell];
+    return a->rtt[cell];
 }
 
 static void hop_note_addr(struct pw_report_hop *h, const struct pw_addr *addr)

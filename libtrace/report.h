@@ -54,6 +54,24 @@ void pw_report_acc_add(struct pw_report_acc *a, const struct pw_sample *s);
  * caller. */
 void pw_report_acc_finish(const struct pw_report_acc *a, uint32_t focus, struct pw_report *r);
 
+/* ---- read access for analyses (diagnosis.c) ---- */
+
+/* rtt of a TTL the sample did not probe, from pw_report_acc_cell(). */
+#define PW_REPORT_NOT_PROBED (-2)
+
+/* Samples kept (the newest, at most the capacity); k = 0 is the oldest of them below. */
+uint64_t pw_report_acc_kept(const struct pw_report_acc *a);
+uint8_t pw_report_acc_max_hops(const struct pw_report_acc *a);
+/* Start of kept sample k (Unix µs, from the sample's start_ns; 0 when unknown). */
+int64_t pw_report_acc_time_us(const struct pw_report_acc *a, uint64_t k);
+/* TTL at which kept sample k reached the destination, 0 when it did not. */
+unsigned pw_report_acc_reached(const struct pw_report_acc *a, uint64_t k);
+/* TTL ttl (1..max_hops) of kept sample k: its RTT in µs, PW_RTT_LOST, or PW_REPORT_NOT_PROBED
+ * (also past the destination); the responder goes to *from when answered and from is not
+ * NULL. */
+int32_t pw_report_acc_cell(const struct pw_report_acc *a, uint64_t k, unsigned ttl,
+                           struct pw_addr *from);
+
 /* The report as a JSON object (see the README for its fields). Caller frees with
  * cJSON_Delete; NULL when out of memory. */
 cJSON *pw_report_json(const struct pw_report *r);

@@ -20,7 +20,11 @@
  *
  * Threads and processes: a struct pw_store is used by one thread at a time. LMDB forbids
  * opening the same environment twice in one process: open one pw_store per process (the
- * writer's handle serves reads too), and open it after fork(), never before.
+ * writer's handle serves reads too), and open it after fork(), never before. More threads
+ * read at once through readers (pw_store_reader_new): each a handle of its own on the same
+ * environment, with its own read transaction, so readers never wait for one another nor for
+ * the writer. When the writer grows the map, the next transaction of a reader adopts the new
+ * size while no other transaction of the process is active (reads in flight finish first).
  *
  * Permissions: the writer creates the directory 0750, lock.mdb 0660 and data.mdb 0640.
  * Readers (e.g. the FastCGI app, another user) need read access to data.mdb and write access
@@ -74,8 +78,28 @@ struct pw_store_opts {
  * handle with pw_store_close(). */
 struct pw_store *pw_store_open(const struct pw_store_opts *opts, char *err, size_t errlen);
 /* Flushes buffered samples (writer; a failure is lost: call pw_store_flush() first to see it)
- * and closes. Accepts NULL. */
+ * and closes; closes a reader. Close every reader of a store before the store. Accepts NULL. */
 void pw_store_close(struct pw_store *s);
+
+/* ---- readers (one more thread) and snapshots ---- */
+
+/* Returns a reader of s: a handle for one more thread, on the same environment (s may be a
+ * reader too; the new one belongs to the store that was opened). Every read function takes it;
+ * write functions return -EROFS; it sees committed data only, also on the writer's store. It
+ * keeps one read transaction (an LMDB reader slot, of which there are 256 per store) that is
+ * reset between reads. Used by one thread at a time, like any handle; free it with
+ * pw_store_close() before s. NULL with errno (ENOMEM, EINVAL). */
+struct pw_store *pw_store_reader_new(struct pw_store *s);
+
+/* Pins the committed state of this moment for the reads of handle s (read-only stores and
+ * readers: -EINVAL on the writer's own handle, -EBUSY when one is pinned already): until
+ * pw_store_snapshot_end() every read sees exactly this state, whatever the writer commits
+ * meanwhile. version (may be NULL) gets the state's identifier: LMDB's transaction id, which
+ * every commit increases, so equal versions mean equal data (a cheap key for caches). Hold a
+ * snapshot briefly (one request): the writer cannot reuse pages a snapshot still sees. */
+int pw_store_snapshot_begin(struct pw_store *s, uint64_t *version);
+/* Ends the snapshot of s (nothing when none is pinned). Accepts NULL. */
+void pw_store_snapshot_end(struct pw_store *s);
 
 /* ---- targets ---- */
 
@@ -247,6 +271,19 @@ int pw_store_timeline(struct pw_store *s, uint32_t target_id, int hop, int64_t s
                       int64_t end_us, int64_t resolution_us, uint32_t max_buckets,
                       int (*cb)(void *arg, const struct pw_store_bucket *b), void *arg);
 
+/* What pw_store_timeline() reads for these arguments: the resolution (resolution_us, or the
+ * automatic choice) and the range widened to whole buckets, [start_us, end_us). Its answer
+ * depends on the arguments only through this plan (and hop, and the data): two calls with
+ * equal plans on equal data give equal buckets, whatever start and end were. */
+struct pw_store_timeline_plan {
+    int64_t resolution_us; /* 0 when the range is empty after clamping (no buckets) */
+    int64_t start_us, end_us;
+};
+
+/* Fills plan; PW_E_RANGE for start_us >= end_us or a negative resolution, as the timeline. */
+int pw_store_timeline_plan(int64_t start_us, int64_t end_us, int64_t resolution_us,
+                           uint32_t max_buckets, struct pw_store_timeline_plan *plan);
+
 /* ---- route changes ---- */
 
 struct pw_store_route_change {
@@ -341,5 +378,32 @@ struct pw_store_stats {
 };
 
 int pw_store_stats(struct pw_store *s, struct pw_store_stats *out);
+
+/* ==== alerts (engine-daemon/alerts.c; libtrace/store/store_alerts.c) ====
+ * The `alerts` named DB holds opaque records whose keys the daemon chooses (FORMAT.md,
+ * "alerts"): rules, per-(rule, target) state, history. */
+
+#define PW_STORE_ALERT_KEY_MAX 64
+#define PW_STORE_ALERT_VAL_MAX 16384
+
+/* One record to write; val == NULL deletes key (absent keys are no error). Borrowed. */
+struct pw_store_alert_kv {
+    const void *key;
+    size_t klen; /* 1..PW_STORE_ALERT_KEY_MAX */
+    const void *val;
+    size_t vlen; /* 0..PW_STORE_ALERT_VAL_MAX */
+};
+
+/* Writes kv[0..n) in one durable transaction. 0, -EINVAL (sizes), -EROFS on a reader,
+ * -ENOSPC, -errno. */
+int pw_store_alert_write(struct pw_store *s, const struct pw_store_alert_kv *kv, size_t n);
+/* Deletes every record whose key starts with prefix (1..PW_STORE_ALERT_KEY_MAX bytes). */
+int pw_store_alert_delete_prefix(struct pw_store *s, const void *prefix, size_t plen);
+/* Calls cb in key order for the committed records whose key starts with prefix (plen 0: all),
+ * starting at from (flen 0: at the prefix). Stops when cb returns non-zero and returns that.
+ * k and v are borrowed for the call only. */
+int pw_store_alert_scan(
+    struct pw_store *s, const void *prefix, size_t plen, const void *from, size_t flen,
+    int (*cb)(void *arg, const void *k, size_t klen, const void *v, size_t vlen), void *arg);
 
 #endif

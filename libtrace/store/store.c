@@ -1,6 +1,7 @@
 /* PingWatcher — the LMDB store: environment, transactions, and the small records (targets,
  * configurations, routes, route changes, comments, sessions, DNS names, figures). Samples and
  * rollups are written in store_write.c and read in store_read.c. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -98,11 +99,59 @@ void pw_store_test_route_hash(struct pw_store *s, uint64_t (*fn)(const uint8_t *
 
 /* ---- transactions ---- */
 
+/* Every transaction of the process holds the root's map lock shared while it is active, and
+ * mdb_env_set_mapsize() runs with it held exclusively: LMDB requires that no transaction of
+ * the process be active while the map moves, and readers in other threads must not touch the
+ * old mapping. A reset read transaction holds no pages and needs no lock. */
+static void map_rdlock(struct pw_store *s)
+{
+    if (!s->rlocked) {
+        pthread_rwlock_rdlock(&s->root->map_lock);
+        s->rlocked = true;
+    }
+}
+
+static void map_unlock(struct pw_store *s)
+{
+    if (s->rlocked) {
+        s->rlocked = false;
+        pthread_rwlock_unlock(&s->root->map_lock);
+    }
+}
+
+/* Moves the map to size (0: adopt the size the writer recorded). The caller holds no
+ * transaction; those of other threads end first. */
+static int map_resize(struct pw_store *s, size_t size)
+{
+    int rc;
+
+    pthread_rwlock_wrlock(&s->root->map_lock);
+    rc = mdb_env_set_mapsize(s->env, size);
+    pthread_rwlock_unlock(&s->root->map_lock);
+    return rc;
+}
+
+/* Drops the handle's read transaction altogether (a reset one too). */
+static void rtxn_drop(struct pw_store *s)
+{
+    if (s->rtxn) {
+        mdb_txn_abort(s->rtxn);
+        s->rtxn = NULL;
+    }
+    s->pinned = false;
+    map_unlock(s);
+}
+
 int pw_store_rd_begin(struct pw_store *s, MDB_txn **txn)
 {
+    if (s->pinned) {
+        *txn = s->rtxn;
+        return 0;
+    }
     for (int attempt = 0; attempt < 4; attempt++) {
         int rc;
 
+        map_rdlock(s);
         if (s->rtxn) {
             rc = mdb_txn_renew(s->rtxn);
             if (rc) {
@@ -118,10 +167,11 @@ int pw_store_rd_begin(struct pw_store *s, MDB_txn **txn)
             *txn = s->rtxn;
             return 0;
         }
+        map_unlock(s);
         if (rc != MDB_MAP_RESIZED)
             return pw_store_mdb_err(rc);
-        /* The writer grew the map: adopt its size (no transaction of ours is active). */
-        rc = mdb_env_set_mapsize(s->env, 0);
+        /* The writer grew the map: adopt its size. */
+        rc = map_resize(s, 0);
         if (rc)
             return pw_store_mdb_err(rc);
     }
@@ -130,9 +180,37 @@ int pw_store_rd_begin(struct pw_store *s, MDB_txn **txn)
 
 void pw_store_rd_end(struct pw_store *s, MDB_txn *txn)
 {
-    (void)s;
+    if (s->pinned)
+        return;
     if (txn)
         mdb_txn_reset(txn);
+    map_unlock(s);
+}
+
+int pw_store_snapshot_begin(struct pw_store *s, uint64_t *version)
+{
+    MDB_txn *txn;
+    int rc;
+
+    /* A writer's reads must see its own latest commits (routes, reloaded blocks). */
+    if (!s || s->w)
+        return -EINVAL;
+    if (s->pinned)
+        return -EBUSY;
+    if ((rc = pw_store_rd_begin(s, &txn)) != 0)
+        return rc;
+    s->pinned = true;
+    if (version)
+        *version = (uint64_t)mdb_txn_id(txn);
+    return 0;
+}
+
+void pw_store_snapshot_end(struct pw_store *s)
+{
+    if (!s || !s->pinned)
+        return;
+    s->pinned = false;
+    pw_store_rd_end(s, s->rtxn);
 }
 
 static int grow_map(struct pw_store *s, uint64_t need)
@@ -150,11 +228,8 @@ static int grow_map(struct pw_store *s, uint64_t need)
         size *= 2;
     }
     /* No transaction of this process may be active while the map moves. */
-    if (s->rtxn) {
-        mdb_txn_abort(s->rtxn);
-        s->rtxn = NULL;
-    }
-    rc = mdb_env_set_mapsize(s->env, (size_t)size);
+    rtxn_drop(s);
+    rc = map_resize(s, (size_t)size);
     if (rc)
         return pw_store_mdb_err(rc);
     s->map_size = size;
@@ -199,22 +274,23 @@ int pw_store_write(struct pw_store *s, int (*fn)(struct pw_store *s, MDB_txn *tx
         MDB_txn *txn;
         int rc, mrc;
 
-        if (s->rtxn) {
-            /* A writer's read transaction is short-lived anyway; dropping it keeps the map
-             * free to move. */
-            mdb_txn_abort(s->rtxn);
-            s->rtxn = NULL;
-        }
+        /* A writer's read transaction is short-lived anyway; dropping it keeps the map free
+         * to move. */
+        rtxn_drop(s);
         if ((rc = grow_before(s, expect_bytes)) != 0)
             return rc;
+        map_rdlock(s);
         mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (mrc == MDB_MAP_RESIZED) {
-            if ((mrc = mdb_env_set_mapsize(s->env, 0)) != 0)
+            map_unlock(s);
+            if ((mrc = map_resize(s, 0)) != 0)
                 return pw_store_mdb_err(mrc);
             continue;
         }
-        if (mrc)
+        if (mrc) {
+            map_unlock(s);
             return pw_store_mdb_err(mrc);
+        }
         rc = fn(s, txn, arg);
         if (rc == 0 && s->w)
             rc = pw_store_writer_put_pending(s, txn);
@@ -224,6 +300,7 @@ int pw_store_write(struct pw_store *s, int (*fn)(struct pw_store *s, MDB_txn *tx
             mrc = mdb_txn_commit(txn);
             rc = pw_store_mdb_err(mrc);
         }
+        map_unlock(s);
         if (rc == 0) {
             if (s->w)
                 pw_store_writer_committed(s);
@@ -400,6 +477,16 @@ struct pw_store *pw_store_open(const struct pw_store_opts *opts, char *err, size
     }
     memcpy(s->dir, opts->path, strlen(opts->path) + 1);
     s->readonly = opts->readonly;
+    s->root = s;
+    {
+        pthread_rwlockattr_t attr;
+
+        /* Writer-preferring: a map resize waiting for readers is not starved by new ones. */
+        pthread_rwlockattr_init(&attr);
+        pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+        pthread_rwlock_init(&s->map_lock, &attr);
+        pthread_rwlockattr_destroy(&attr);
+    }
     /* LMDB wants whole pages: round to 64 KiB, a multiple of every page size in use. */
     s->map_size = opts->map_size ? (opts->map_size + 0xffff) & ~UINT64_C(0xffff) : DEFAULT_MAP_SIZE;
     s->max_map_size = opts->max_map_size ? (opts->max_map_size + 0xffff) & ~UINT64_C(0xffff)
@@ -512,6 +599,7 @@ out:
         s->w = NULL;
         if (s->env)
             mdb_env_close(s->env);
+        pthread_rwlock_destroy(&s->map_lock);
         free(s);
         errno = rc < 0 && rc > -4096 ? -rc : EIO;
         return NULL;
@@ -519,17 +607,57 @@ out:
     return s;
 }
 
+struct pw_store *pw_store_reader_new(struct pw_store *s)
+{
+    struct pw_store *r;
+
+    if (!s) {
+        errno = EINVAL;
+        return NULL;
+    }
+    r = calloc(1, sizeof(*r));
+    if (!r) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    /* The environment and the DB handles (valid process-wide once opened) are shared; the
+     * read transaction and its reader slot (MDB_NOTLS: per transaction, not per thread) are
+     * the reader's own. */
+    s = s->root;
+    r->env = s->env;
+    memcpy(r->dbi, s->dbi, sizeof(r->dbi));
+    r->readonly = true;
+    r->root = s;
+    memcpy(r->dir, s->dir, sizeof(r->dir));
+    r->psize = s->psize;
+    r->map_size = s->map_size;
+    r->max_map_size = s->max_map_size;
+    r->raw_days = s->raw_days;
+    r->rollup_days = s->rollup_days;
+    r->route_hash = s->route_hash;
+    atomic_fetch_add(&s->nreaders, 1);
+    return r;
+}
+
 void pw_store_close(struct pw_store *s)
 {
     if (!s)
         return;
+    if (s->root != s) {
+        rtxn_drop(s);
+        atomic_fetch_sub(&s->root->nreaders, 1);
+        free(s);
+        return;
+    }
     if (s->w) {
         (void)pw_store_flush(s);
         pw_store_writer_free(s->w);
     }
-    if (s->rtxn)
-        mdb_txn_abort(s->rtxn);
+    rtxn_drop(s);
+    /* A reader left open would use a closed environment: a caller's bug, caught in tests. */
+    assert(atomic_load(&s->nreaders) == 0);
     mdb_env_close(s->env);
+    pthread_rwlock_destroy(&s->map_lock);
     free(s);
 }
 

@@ -5,6 +5,8 @@
 
 #include <limits.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include "store.h"
 #include "store_codec.h"
@@ -47,7 +49,15 @@ struct pw_store {
     MDB_env *env;
     MDB_dbi dbi[PW_DB_COUNT];
     MDB_txn *rtxn; /* read transaction kept (reset) for reuse, or NULL */
+    bool rlocked;  /* holds root->map_lock shared: rtxn (or a write transaction) is active */
+    bool pinned;   /* rtxn is a snapshot held by pw_store_snapshot_begin() */
     bool readonly;
+    /* The handle that opened env: itself, or the store a reader was made from. Its map_lock
+     * is held shared by every active transaction of the process's handles, and exclusively
+     * while the map moves (mdb_env_set_mapsize() needs no transaction active in the process). */
+    struct pw_store *root;
+    pthread_rwlock_t map_lock; /* root only */
+    atomic_uint nreaders;      /* root only: readers not yet closed */
     char dir[PATH_MAX];
     size_t psize;
     uint64_t map_size, max_map_size;
@@ -67,8 +77,10 @@ static inline void pw_key_tt(uint8_t *k, uint32_t target, int64_t t)
 /* LMDB return code -> 0, -errno or PW_E_* (MDB_MAP_FULL -> PW_STORE_E_MAPFULL). */
 int pw_store_mdb_err(int rc);
 
-/* Begins (or renews) the store's read transaction, adopting a map grown by the writer.
- * End it with pw_store_rd_end(); never nest two. */
+/* Begins (or renews) the handle's read transaction, adopting a map grown by the writer (with
+ * the map lock held exclusively, so no other thread reads meanwhile); inside a snapshot
+ * (pw_store_snapshot_begin) returns the snapshot's transaction. End it with pw_store_rd_end();
+ * never nest two. */
 int pw_store_rd_begin(struct pw_store *s, MDB_txn **txn);
 void pw_store_rd_end(struct pw_store *s, MDB_txn *txn);
 

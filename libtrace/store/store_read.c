@@ -734,20 +734,14 @@ static int64_t buckets_for(int64_t start, int64_t end, int64_t res)
     return pw_floor_div(end - 1, res) - pw_floor_div(start, res) + 1;
 }
 
-int pw_store_timeline(struct pw_store *s, uint32_t target_id, int hop, int64_t start_us,
-                      int64_t end_us, int64_t resolution_us, uint32_t max_buckets,
-                      int (*cb)(void *arg, const struct pw_store_bucket *b), void *arg)
+int pw_store_timeline_plan(int64_t start_us, int64_t end_us, int64_t resolution_us,
+                           uint32_t max_buckets, struct pw_store_timeline_plan *plan)
 {
-    struct tl_ctx *tc;
-    struct svec v = {0};
-    MDB_txn *txn;
     int64_t res = resolution_us;
-    int rc, rc2;
 
-    if (!s || !cb)
+    if (!plan)
         return -EINVAL;
-    if (hop < -1 || hop > PW_TRACE_MAX_HOPS)
-        return -EINVAL;
+    memset(plan, 0, sizeof(*plan));
     if (start_us >= end_us || resolution_us < 0)
         return PW_E_RANGE;
     /* Samples lie within +-2^62 µs; clamping keeps the bucket arithmetic from overflowing. */
@@ -768,14 +762,40 @@ int pw_store_timeline(struct pw_store *s, uint32_t target_id, int hop, int64_t s
                 weeks > (INT64_C(1) << 20))
                 res = weeks * INT64_C(604800000000);
     }
+    plan->resolution_us = res;
+    plan->start_us = pw_floor_div(start_us, res) * res;
+    plan->end_us = (pw_floor_div(end_us - 1, res) + 1) * res;
+    return 0;
+}
+
+int pw_store_timeline(struct pw_store *s, uint32_t target_id, int hop, int64_t start_us,
+                      int64_t end_us, int64_t resolution_us, uint32_t max_buckets,
+                      int (*cb)(void *arg, const struct pw_store_bucket *b), void *arg)
+{
+    struct pw_store_timeline_plan plan;
+    struct tl_ctx *tc;
+    struct svec v = {0};
+    MDB_txn *txn;
+    int64_t res;
+    int rc, rc2;
+
+    if (!s || !cb)
+        return -EINVAL;
+    if (hop < -1 || hop > PW_TRACE_MAX_HOPS)
+        return -EINVAL;
+    if ((rc = pw_store_timeline_plan(start_us, end_us, resolution_us, max_buckets, &plan)) != 0)
+        return rc;
+    if (!plan.resolution_us)
+        return 0;
+    res = plan.resolution_us;
     tc = calloc(1, sizeof(*tc));
     if (!tc)
         return -ENOMEM;
     tc->s = s;
     tc->hop = hop;
     tc->res = res;
-    tc->bstart = pw_floor_div(start_us, res) * res;
-    tc->bend = (pw_floor_div(end_us - 1, res) + 1) * res;
+    tc->bstart = plan.start_us;
+    tc->bend = plan.end_us;
     tc->cur = INT64_MIN;
     tc->cb = cb;
     tc->arg = arg;

@@ -415,18 +415,33 @@ def check_hops_timeline(st, sim, tid):
     now = int(time.time())
     tl = st.get("/api/targets/%d/timeline?hop=last&start=%d&end=%d&resolution=1s" %
                 (tid, now - 30, now + 1))
-    check(tl["buckets"] and tl["resolution_s"] == 1, "timeline: %s" % str(tl)[:300])
-    b0 = tl["buckets"][-2]
-    for k in ("start", "start_ms", "count", "lost", "loss_pct", "min_ms", "avg_ms", "max_ms",
-              "p10_ms", "p50_ms", "p90_ms"):
-        check(k in b0, "bucket lacks %s: %s" % (k, b0))
-    check(b0["count"] >= 3 and b0["min_ms"] <= b0["p50_ms"] <= b0["max_ms"], "bucket %s" % b0)
+    check(tl["buckets"]["start_ms"] and tl["resolution_s"] == 1, "timeline: %s" % str(tl)[:300])
+    # One array per field, all as long; a bucket is the same index in each.
+    cols = tl["buckets"]
+    fields = ("start_ms", "hop", "count", "lost", "min_ms", "avg_ms", "max_ms", "p10_ms",
+              "p50_ms", "p90_ms", "stddev_ms")
+    check(sorted(cols) == sorted(fields), "bucket fields: %s" % sorted(cols))
+    check(len({len(cols[k]) for k in fields}) == 1, "bucket columns differ in length")
+    b0 = {k: cols[k][-2] for k in fields}
+    check(b0["count"] >= 3 and b0["lost"] <= b0["count"] and
+          b0["min_ms"] <= b0["p10_ms"] <= b0["p50_ms"] <= b0["p90_ms"] <= b0["max_ms"] and
+          b0["min_ms"] <= b0["avg_ms"] <= b0["max_ms"] and b0["start_ms"] % 1000 == 0,
+          "bucket %s" % b0)
+    check(all(b - a >= 1000 for a, b in zip(cols["start_ms"], cols["start_ms"][1:])),
+          "bucket starts not increasing by whole seconds: %s" % cols["start_ms"][:10])
+    # The same request again is answered from the cache (nothing new committed) or afresh:
+    # either way the same buckets.
+    again = st.get("/api/targets/%d/timeline?hop=last&start=%d&end=%d&resolution=1s" %
+                   (tid, now - 30, now + 1))
+    n = min(len(cols["start_ms"]), len(again["buckets"]["start_ms"])) - 1
+    check(all(again["buckets"][k][:n] == cols[k][:n] for k in fields), "timeline changed")
     tl = st.get("/api/targets/%d/timeline?hop=3&start=%d" % (tid, now - 60))
-    check(all(b["hop"] == 3 for b in tl["buckets"]) and tl["buckets"], "hop=3 timeline")
+    check(tl["buckets"]["hop"] and all(h == 3 for h in tl["buckets"]["hop"]), "hop=3 timeline")
     tl = st.get("/api/targets/%d/timeline?hop=all&start=%d&resolution=5s" % (tid, now - 20))
-    check(len({b["hop"] for b in tl["buckets"]}) >= 5, "hop=all timeline has few hops")
+    check(len(set(tl["buckets"]["hop"])) >= 5, "hop=all timeline has few hops")
     tl = st.get("/api/targets/%d/timeline" % tid)
-    check(tl["end_ms"] - tl["start_ms"] == 3600 * 1000 and tl["buckets"], "default timeline")
+    check(tl["end_ms"] - tl["start_ms"] == 3600 * 1000 and tl["buckets"]["start_ms"],
+          "default timeline")
     s, _, b = st.req("GET", "/api/targets/%d/timeline" % tid, headers={"HX-Request": "true"})
     check(s == 200 and b.startswith(b"<table class=\"pw-timeline\""), "timeline fragment")
     rc = st.get("/api/targets/%d/route_changes" % tid)

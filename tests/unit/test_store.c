@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -954,6 +955,32 @@ static void test_timeline(void)
         CHECK_INT(pw_store_timeline(s, 1, 0, b, a, 0, 0, bucket_cb, &got), PW_E_RANGE);
         CHECK_INT(pw_store_timeline(s, 1, -2, a, b, 0, 0, bucket_cb, &got), -EINVAL);
     }
+    {
+        /* The plan: the resolution chosen and the range widened to whole buckets. */
+        struct pw_store_timeline_plan p;
+        const int64_t m = 60 * INT64_C(1000000), d7 = 7 * 86400 * INT64_C(1000000);
+
+        CHECK_INT(pw_store_timeline_plan(T0, T0 + d7, 0, 1000, &p), 0);
+        CHECK_INT(p.resolution_us, 15 * m); /* 10 min would be 1009 buckets or more */
+        CHECK_INT(p.start_us, T0 / (15 * m) * (15 * m));
+        CHECK_INT(p.end_us, ((T0 + d7 - 1) / (15 * m) + 1) * (15 * m));
+        CHECK_INT(pw_store_timeline_plan(T0, T0 + 10 * m, 7 * m, 0, &p), 0);
+        CHECK_INT(p.resolution_us, 7 * m);
+        CHECK_INT((p.end_us - p.start_us) % (7 * m), 0);
+        CHECK(p.start_us <= T0 && p.end_us >= T0 + 10 * m);
+        /* The same plan for every "now" within one bucket: an answer keyed by it holds. */
+        {
+            struct pw_store_timeline_plan q;
+
+            CHECK_INT(pw_store_timeline_plan(T0, T0 + d7 + 1000, 0, 1000, &q), 0);
+            CHECK_INT(pw_store_timeline_plan(T0, T0 + d7, 0, 1000, &p), 0);
+            CHECK(memcmp(&p, &q, sizeof(p)) == 0);
+        }
+        CHECK_INT(pw_store_timeline_plan(T0, T0, 0, 0, &p), PW_E_RANGE);
+        CHECK_INT(pw_store_timeline_plan(T0, T0 + m, -1, 0, &p), PW_E_RANGE);
+        CHECK_INT(pw_store_timeline_plan(INT64_MAX - 1, INT64_MAX, 0, 0, &p), 0);
+        CHECK_INT(p.resolution_us, 0); /* beyond every sample: nothing to read */
+    }
     pw_store_close(s);
     free(all.s);
     free(got.v);
@@ -1278,6 +1305,250 @@ static void test_reader_process(void)
     tmpdir_free(dir);
 }
 
+/* ---- snapshots and reader handles ---- */
+
+static void test_snapshots(void)
+{
+    char *dir = tmpdir_new();
+    struct pw_store *s = open_store(dir, false, 0, 0);
+    struct pw_store *rd, *rd2;
+    struct pw_store_target t, got;
+    struct count_ctx cc = {0, false};
+    uint64_t v1 = 0, v2 = 0, v3 = 0;
+
+    CHECK(s != NULL);
+    memset(&t, 0, sizeof(t));
+    snprintf(t.host, sizeof(t.host), "192.0.2.1");
+    pw_trace_opts_default(&t.opts);
+    CHECK_INT(pw_store_target_add(s, &t), 0);
+    CHECK_INT(write_range(s, 1, 0, 100, 11, 0), 0);
+    rd = pw_store_reader_new(s);
+    rd2 = pw_store_reader_new(rd); /* a reader of a reader belongs to the store */
+    CHECK(rd != NULL && rd2 != NULL);
+
+    /* The writer's own handle takes no snapshot; readers do, one at a time. */
+    CHECK_INT(pw_store_snapshot_begin(s, &v1), -EINVAL);
+    CHECK_INT(pw_store_snapshot_begin(rd, &v1), 0);
+    CHECK_INT(pw_store_snapshot_begin(rd, &v2), -EBUSY);
+    CHECK_INT(pw_store_samples(rd, 1, INT64_MIN, INT64_MAX, false, count_cb, &cc), 0);
+    CHECK_INT(cc.n, 100);
+
+    /* The writer commits more and changes the target: the snapshot still sees the old state,
+     * a reader without one the new state. */
+    CHECK_INT(write_range(s, 1, 100, 250, 11, 0), 0);
+    snprintf(t.label, sizeof(t.label), "renamed");
+    CHECK_INT(pw_store_target_update(s, &t), 0);
+    cc = (struct count_ctx){0, false};
+    CHECK_INT(pw_store_samples(rd, 1, INT64_MIN, INT64_MAX, false, count_cb, &cc), 0);
+    CHECK_INT(cc.n, 100);
+    CHECK_INT(pw_store_target_get(rd, 1, &got), 0);
+    CHECK_STR(got.label, "");
+    CHECK_INT(pw_store_target_get(rd2, 1, &got), 0);
+    CHECK_STR(got.label, "renamed");
+    CHECK_INT(pw_store_snapshot_begin(rd2, &v3), 0);
+    CHECK(v3 > v1); /* two commits later */
+    pw_store_snapshot_end(rd2);
+    pw_store_snapshot_end(rd);
+    pw_store_snapshot_end(rd); /* nothing pinned: no-op */
+
+    cc = (struct count_ctx){0, false};
+    CHECK_INT(pw_store_samples(rd, 1, INT64_MIN, INT64_MAX, false, count_cb, &cc), 0);
+    CHECK_INT(cc.n, 250);
+    CHECK_INT(pw_store_snapshot_begin(rd, &v2), 0);
+    CHECK(v2 == v3); /* nothing committed since: the same version */
+    pw_store_snapshot_end(rd);
+
+    /* Readers never write. */
+    CHECK_INT(pw_store_target_delete(rd, 1), -EROFS);
+    CHECK_INT(pw_store_add_sample(rd, 1, &(struct pw_store_sample){.time_us = T0 * 2}), -EROFS);
+    pw_store_close(rd2);
+    pw_store_close(rd);
+    pw_store_close(s);
+
+    /* A read-only store takes snapshots on its own handle. */
+    s = open_store(dir, true, 0, 0);
+    CHECK(s != NULL);
+    CHECK_INT(pw_store_snapshot_begin(s, &v1), 0);
+    CHECK(v1 == v2);
+    pw_store_snapshot_end(s);
+    pw_store_close(s);
+    tmpdir_free(dir);
+}
+
+#define TH_READERS 4
+#define TH_TOTAL 20000
+#define TH_BATCH 200
+
+struct th_ctx {
+    struct pw_store *rd;
+    volatile bool *done;
+    uint64_t polls, max_seen;
+    int fail; /* the first failure, as a line number */
+};
+
+/* One reader thread: snapshots that stay consistent and never go backwards, while the writer
+ * (in this process or another) writes and grows the map. */
+static void *th_reader(void *arg)
+{
+    struct th_ctx *c = arg;
+    uint64_t last_v = 0, seen = 0;
+
+    while (!c->fail) {
+        struct count_ctx a = {0, false}, b = {0, false};
+        struct pw_report *rep;
+        uint64_t v;
+        bool finished = *c->done;
+        int rc = pw_store_snapshot_begin(c->rd, &v);
+
+        if (rc != 0) {
+            c->fail = __LINE__;
+            break;
+        }
+        if (v < last_v)
+            c->fail = __LINE__;
+        last_v = v;
+        if (pw_store_samples(c->rd, 1, INT64_MIN, INT64_MAX, false, count_cb, &a) != 0 || a.bad)
+            c->fail = __LINE__;
+        rep = calloc(1, sizeof(*rep));
+        if (!rep || (a.n && pw_store_hops(c->rd, 1, 10, 0, rep) != 0) ||
+            (a.n && rep->samples != (a.n < 10 ? a.n : 10)))
+            c->fail = __LINE__;
+        free(rep);
+        /* The same snapshot gives the same answer, however much was committed meanwhile. */
+        if (pw_store_samples(c->rd, 1, INT64_MIN, INT64_MAX, true, count_cb, &b) != 0 ||
+            b.n != a.n)
+            c->fail = __LINE__;
+        pw_store_snapshot_end(c->rd);
+        /* A batch is all there or not at all, and nothing goes backwards. */
+        if (a.n % TH_BATCH != 0 || a.n < seen)
+            c->fail = __LINE__;
+        seen = a.n;
+        c->polls++;
+        if (finished)
+            break;
+    }
+    c->max_seen = seen;
+    return NULL;
+}
+
+/* Starts TH_READERS reader threads on s; returns how many started. */
+static unsigned th_start(struct pw_store *s, struct th_ctx *c, pthread_t *th, volatile bool *done)
+{
+    unsigned n = 0;
+
+    for (; n < TH_READERS; n++) {
+        c[n] = (struct th_ctx){pw_store_reader_new(s), done, 0, 0, 0};
+        if (!c[n].rd || pthread_create(&th[n], NULL, th_reader, &c[n]) != 0) {
+            pw_store_close(c[n].rd);
+            break;
+        }
+    }
+    return n;
+}
+
+/* Joins the threads; returns the first failure line (0 = none). */
+static int th_join(struct th_ctx *c, pthread_t *th, unsigned n, uint64_t want)
+{
+    int fail = n == TH_READERS ? 0 : __LINE__;
+
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        pw_store_close(c[i].rd);
+        if (!fail && c[i].fail)
+            fail = c[i].fail;
+        if (!fail && (c[i].max_seen != want || c[i].polls < 2))
+            fail = __LINE__;
+    }
+    return fail;
+}
+
+static void test_reader_threads(void)
+{
+    char *dir = tmpdir_new();
+    struct th_ctx c[TH_READERS];
+    pthread_t th[TH_READERS];
+    volatile bool done = false;
+    struct pw_store_stats st;
+    struct pw_store *s;
+    unsigned n;
+    int go[2], ready[2], status, fail;
+    pid_t pid;
+
+    /* Threads of the writer's process: the writer grows the map under them. */
+    s = open_store(dir, false, 128 << 10, 0);
+    CHECK(s != NULL);
+    CHECK_INT(write_range(s, 1, 0, TH_BATCH, 11, 0), 0);
+    n = th_start(s, c, th, &done);
+    for (uint64_t i = TH_BATCH; i < TH_TOTAL; i += TH_BATCH)
+        CHECK_INT(write_range(s, 1, i, i + TH_BATCH, 11, 0), 0);
+    done = true;
+    CHECK_INT(th_join(c, th, n, TH_TOTAL), 0);
+    CHECK_INT(pw_store_stats(s, &st), 0);
+    CHECK(st.map_bytes > (128 << 10));
+    pw_store_close(s);
+    tmpdir_free(dir);
+
+    /* Threads of a read-only process: they adopt the map the other process grew
+     * (MDB_MAP_RESIZED) while their siblings read. */
+    dir = tmpdir_new();
+    done = false;
+    CHECK_INT(pipe(go), 0);
+    CHECK_INT(pipe(ready), 0);
+    pid = fork();
+    if (pid == 0) {
+        struct pw_store *r;
+        struct pw_store_stats before, after;
+        char ch;
+
+        close(go[1]);
+        close(ready[0]);
+        alarm(60);
+        if (read(go[0], &ch, 1) != 1)
+            _exit(2);
+        r = open_store(dir, true, 0, 0);
+        if (!r || pw_store_stats(r, &before) != 0)
+            _exit(3);
+        n = th_start(r, c, th, &done);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(7);
+        /* The writer closes the pipe when it has written everything. */
+        if (read(go[0], &ch, 1) != 0)
+            _exit(4);
+        done = true;
+        fail = th_join(c, th, n, TH_TOTAL);
+        if (fail) {
+            fprintf(stderr, "reader thread failed at line %d\n", fail);
+            _exit(5);
+        }
+        if (pw_store_stats(r, &after) != 0 || after.map_bytes <= before.map_bytes)
+            _exit(6);
+        pw_store_close(r);
+        _exit(0);
+    }
+    close(go[0]);
+    close(ready[1]);
+    s = open_store(dir, false, 128 << 10, 0);
+    CHECK(s != NULL);
+    CHECK_INT(write_range(s, 1, 0, TH_BATCH, 11, TH_BATCH), 0);
+    CHECK_INT(write(go[1], "g", 1), 1);
+    {
+        char ch;
+
+        CHECK_INT(read(ready[0], &ch, 1), 1); /* the readers run: write under them */
+        close(ready[0]);
+    }
+    for (uint64_t i = TH_BATCH; i < TH_TOTAL; i += TH_BATCH) {
+        CHECK_INT(write_range(s, 1, i, i + TH_BATCH, 11, 0), 0);
+        usleep(100);
+    }
+    close(go[1]);
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_INT(WEXITSTATUS(status), 0);
+    pw_store_close(s);
+    tmpdir_free(dir);
+}
+
 /* ---- kill -9 at random moments ---- */
 
 #define CR_BATCH 40
@@ -1598,6 +1869,8 @@ int main(void)
     RUN(test_retention);
     RUN(test_map_growth);
     RUN(test_reader_process);
+    RUN(test_snapshots);
+    RUN(test_reader_threads);
     RUN(test_crash);
     RUN(test_corrupt);
     RUN(test_disk_full);
