@@ -133,8 +133,10 @@ int pw_api_control(struct pw_req *r, const char *cmd, cJSON *args, cJSON **resul
 
     *result = NULL;
     /* What the daemon commits must show in the reads that follow (the answer of a change):
-     * they leave the request's snapshot, which is older. */
+     * they leave the request's snapshot, which is older. And the daemon may be slow to
+     * answer: other requests go to another worker meanwhile. */
     pw_api_store_release(r);
+    pw_app_thread_waits(r->app, r->thread);
     if (pw_control_call(r->app->opts.control_path, r->app->opts.control_timeout_ms, cmd, args,
                         &reply) < 0) {
         pw_resp_error(r, reply.status, reply.code, "%s", reply.message);

@@ -21,6 +21,14 @@ void pw_app_opts_default(struct pw_app_opts *o)
     o->cache_mb = 64;
 }
 
+void pw_app_thread_waits(struct pw_app *app, struct pw_app_thread *th)
+{
+    if (th && th->slot) {
+        th->slot = false;
+        sem_post(&app->slots);
+    }
+}
+
 struct pw_store *pw_app_store(struct pw_app *app, char *err, size_t errlen)
 {
     struct pw_store *s = atomic_load(&app->store);

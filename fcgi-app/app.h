@@ -9,6 +9,7 @@
 
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,12 +55,22 @@ struct pw_app {
     atomic_bool stopping;
     struct pw_metrics *metrics;
     struct pw_cache *cache; /* answers by data version (cache.h); NULL = none */
+    /* Slots of the workers that take new requests: about one per CPU, however many threads
+     * there are, so that under load a worker finds the next request waiting instead of one
+     * idle thread after another being woken for it. A request that is going to wait (a live
+     * stream, a download paced by the client, a call to the daemon) hands its slot to a
+     * spare thread (pw_app_thread_waits) and takes one again when it is done. */
+    sem_t slots;
 };
 
 /* What a worker thread keeps from one request to the next. */
 struct pw_app_thread {
     struct pw_store *store; /* its reader of app->store, made on first use; NULL until then */
+    bool slot;              /* holds one of app->slots */
 };
+
+/* The request served by th is about to wait: its slot goes to a spare thread. */
+void pw_app_thread_waits(struct pw_app *app, struct pw_app_thread *th);
 
 /* Fills opts with the defaults. */
 void pw_app_opts_default(struct pw_app_opts *o);
@@ -73,6 +84,8 @@ struct pw_store *pw_app_store(struct pw_app *app, char *err, size_t errlen);
 enum {
     PW_ROUTE_MUTATION = 1 << 0, /* changes state: same-origin marker, auth, control socket */
     PW_ROUTE_SSE = 1 << 1,      /* a long-lived event stream */
+    /* the body is one JSON document, kept whole in raw_body for the handler */
+    PW_ROUTE_JSON_BODY = 1 << 2,
 };
 
 #define PW_REQ_MAX_ARGS 4
@@ -104,6 +117,9 @@ struct pw_req {
     uint64_t version;      /* the data version of that snapshot */
     int64_t t0_ns;         /* CLOCK_MONOTONIC at the start (Server-Timing) */
     char err[512];         /* scratch for validation messages */
+    /* PW_ROUTE_JSON_BODY: the body, NUL-terminated, raw_len bytes (NULL: none) */
+    const char *raw_body;
+    size_t raw_len;
 };
 
 /* A request header (CGI name, e.g. "HTTP_HX_REQUEST") or NULL. */

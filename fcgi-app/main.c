@@ -158,8 +158,23 @@ static void *worker_main(void *arg)
     }
     while (!w->app->stopping) {
         struct epoll_event ev;
-        int n = epoll_wait(c->epfd, &ev, 1, 100), fd;
+        int n, fd;
 
+        if (!w->th.slot) {
+            struct timespec until;
+
+            /* A spare: waits for a slot (bounded, to notice `stopping`). */
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 100 * 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            if (sem_timedwait(&w->app->slots, &until) != 0)
+                continue;
+            w->th.slot = true;
+        }
+        n = epoll_wait(c->epfd, &ev, 1, 100);
         if (n <= 0)
             continue; /* timeout (to notice `stopping`) or EINTR */
         fd = ev.data.fd;
@@ -548,6 +563,17 @@ int main(int argc, char **argv)
     if (!app->metrics || (app->opts.cache_mb && !app->cache)) {
         fprintf(stderr, "pingwatcher.fcgi: out of memory\n");
         goto out;
+    }
+    {
+        /* About one worker per CPU waits for requests (app.h); the others are spares for
+         * requests that wait (streams, the daemon). At least two, so a slow request never
+         * holds up everything, and always one thread beyond the live streams. */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned slots = cpus > 2 ? (unsigned)cpus : 2;
+
+        if (slots > app->opts.threads - app->opts.sse_max)
+            slots = app->opts.threads - app->opts.sse_max;
+        sem_init(&app->slots, 0, slots);
     }
     conns.listen_fd = listen_fd;
     conns.allowed = getenv("FCGI_WEB_SERVER_ADDRS");

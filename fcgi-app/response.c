@@ -227,5 +227,8 @@ void pw_resp_header(struct pw_req *r, const char *fmt, ...)
 
 int pw_resp_stream_begin(struct pw_req *r, int status, const char *ctype)
 {
+    /* A stream lasts (live events, a download at the client's pace): other requests must not
+     * wait behind it for a worker. */
+    pw_app_thread_waits(r->app, r->thread);
     return send_head(r, status, ctype, -1);
 }

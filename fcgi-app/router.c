@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "api_alerts.h"
 #include "response.h"
 #include "router.h"
 
@@ -23,6 +24,7 @@ struct route {
 #define DELETE PW_HTTP_DELETE
 #define MUT PW_ROUTE_MUTATION
 #define SSE PW_ROUTE_SSE
+#define JSONB PW_ROUTE_JSON_BODY
 
 /* Literal segments first where a wildcard could also match ("export" before "#"). */
 static const struct route routes[] = {
@@ -55,6 +57,13 @@ static const struct route routes[] = {
     {"api/configs/*", PUT, pw_api_config_update, MUT},
     {"api/configs/*", DELETE, pw_api_config_delete, MUT},
     {"api/configs/*/apply", POST, pw_api_config_apply, MUT},
+    {"api/alerts", GET, pw_api_alerts_list, 0},
+    {"api/alerts", POST, pw_api_alert_create, MUT | JSONB},
+    {"api/alerts/firing", GET, pw_api_alerts_firing, 0},
+    {"api/alerts/history", GET, pw_api_alerts_history, 0},
+    {"api/alerts/#", GET, pw_api_alert_get, 0},
+    {"api/alerts/#", PATCH, pw_api_alert_update, MUT | JSONB},
+    {"api/alerts/#", DELETE, pw_api_alert_delete, MUT},
     {"metrics", GET, pw_api_metrics, 0},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -157,7 +166,7 @@ static int check_mutation(struct pw_req *r)
 }
 
 /* Reads and parses the body into r->params. */
-static int read_body(struct pw_req *r)
+static int read_body(struct pw_req *r, unsigned flags)
 {
     const char *cl = pw_req_env(r, "CONTENT_LENGTH");
     const char *ct = pw_req_env(r, "CONTENT_TYPE");
@@ -192,6 +201,10 @@ static int read_body(struct pw_req *r)
                       "(UTF-8)");
         return PW_ANSWERED;
     }
+    if ((flags & PW_ROUTE_JSON_BODY) && kind != PW_CTYPE_JSON) {
+        pw_resp_error(r, 415, NULL, "send the body as application/json (UTF-8)");
+        return PW_ANSWERED;
+    }
     body = pw_arena_alloc(r->arena, len + 1);
     if (!body) {
         pw_resp_error(r, 500, NULL, "out of memory");
@@ -203,6 +216,11 @@ static int read_body(struct pw_req *r)
         return PW_ANSWERED;
     }
     body[len] = '\0';
+    if (flags & PW_ROUTE_JSON_BODY) { /* nested JSON (alert rules): the handler parses it */
+        r->raw_body = body;
+        r->raw_len = len;
+        return 0;
+    }
     if (kind == PW_CTYPE_JSON)
         rc = pw_http_json_parse(r->arena, body, len, &r->params, r->err, sizeof(r->err));
     else
@@ -294,7 +312,7 @@ static void dispatch(struct pw_req *r, const char *method_name)
     /* Permission first, so nothing is read from a client that may not write. */
     if ((found->flags & PW_ROUTE_MUTATION) && check_mutation(r))
         return;
-    if (read_body(r))
+    if (read_body(r, found->flags))
         return;
     if (r->head_only && (found->flags & PW_ROUTE_SSE)) {
         /* HEAD of a stream: its headers, not an hour of nothing. */

@@ -172,6 +172,7 @@ struct pw_diag_note {
     char text[PW_DIAG_TEXT_MAX];
 };
 
+/* About 20 KB: allocate it rather than keep it on a small stack. */
 struct pw_diagnosis {
     enum pw_diag_verdict verdict;
     uint32_t samples;         /* samples judged */
@@ -258,7 +259,8 @@ struct pw_diag_window {
  * max_samples of them (0 = PW_DIAG_MAX_SAMPLES), with the hop selection of pw_store_hops()
  * (rows end at the destination as the newest sample that reached it saw it, else at the last
  * hop that answered), responders from the samples' routes, DNS names from the store and the
- * stored route changes after the first sample. Returns 0 and *out (free with
+ * stored route changes after the first sample. Memory: 4 bytes per sample and row (at most
+ * 64 x PW_DIAG_MAX_SAMPLES x 4 = 25.6 MB), freed with the window. Returns 0 and *out (free with
  * pw_diag_window_free), -ENOENT when the target has neither a record nor samples in the
  * range, PW_E_RANGE when start_us >= end_us, -ENOMEM or a store error. */
 int pw_diag_window_load(struct pw_store *s, uint32_t target_id, int64_t start_us, int64_t end_us,

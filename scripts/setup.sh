@@ -10,7 +10,7 @@ packages=(
     libnet1-dev libpcap-dev liblmdb-dev lmdb-utils libcjson-dev libcurl4-openssl-dev libfcgi-dev
     libc-ares-dev
     libsqlite3-dev
-    python3 iproute2 nftables mtr-tiny fping nginx-light wrk
+    python3 iproute2 nftables mtr-tiny fping nginx-light wrk chromium
 )
 
 missing=()
@@ -38,6 +38,22 @@ args=()
 for a in "$@"; do
     if [ "$a" = --no-build ]; then no_build=true; else args+=("$a"); fi
 done
+# Node.js for the page's libraries and the browser tests: the machine's own when present,
+# else Debian's.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "setup: installing nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends nodejs npm >/dev/null
+fi
+# The page's libraries (htmx, uPlot) and playwright-core come from npm (package-lock.json) and
+# are served from www/vendor/, never from a CDN.
+if [ ! -d node_modules/playwright-core ] || ! node scripts/vendor.js --check >/dev/null 2>&1; then
+    echo "setup: installing npm packages"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    node scripts/vendor.js >/dev/null
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if [ ! -f "$build/build.ninja" ]; then

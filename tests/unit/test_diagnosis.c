@@ -9,6 +9,7 @@
 
 #include "check.h"
 #include "diagnosis.h"
+#include "evidence.h"
 #include "report.h"
 #include "stats.h"
 #include "store.h"
@@ -121,7 +122,7 @@ static const struct pw_diag_note *find_note(const struct pw_diagnosis *d,
 static bool has(const char *text, const char *part)
 {
     if (!strstr(text, part)) {
-        fprintf(stderr, "  text: %s\n  lacks: %s\n", text, part);
+        fprintf(stderr, "  text: %.600s\n  lacks: %s\n", text, part);
         return false;
     }
     return true;
@@ -806,36 +807,35 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-static void test_from_store(void)
-{
-    char dir[] = "/tmp/pw_diag_test.XXXXXX";
-    struct pw_store_opts o = {0};
+/* A store with one target: 300 samples a second apart on route 1 until 100 s, then route 2
+ * (hop 4 differs); from hop 5 every tenth probe is lost. */
+struct fixture {
+    char dir[32];
     struct pw_store *st;
-    struct pw_store_target t = {0};
+    struct pw_store_target t;
+};
+
+static bool fixture_open(struct fixture *f, const char *label, const char *hop5_name)
+{
+    struct pw_store_opts o = {0};
     struct pw_store_route route = {0}, route2;
     struct pw_store_route_change rc = {0};
-    struct pw_diagnosis *d = calloc(1, sizeof(*d));
-    const struct pw_diag_note *n;
     uint32_t rid, rid2;
     char err[256];
 
-    if (!mkdtemp(dir)) {
-        CHECK(0);
-        free(d);
-        return;
-    }
-    o.path = dir;
-    st = pw_store_open(&o, err, sizeof(err));
-    CHECK(st != NULL);
-    if (!st) {
-        free(d);
-        return;
-    }
-    snprintf(t.host, sizeof(t.host), "198.18.100.10");
-    pw_trace_opts_default(&t.opts);
-    t.opts.proto = PW_PROTO_ICMP;
-    pw_addr_parse("198.18.100.10", &t.addr);
-    CHECK_INT(pw_store_target_add(st, &t), 0);
+    memset(f, 0, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/pw_diag_test.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return false;
+    o.path = f->dir;
+    f->st = pw_store_open(&o, err, sizeof(err));
+    if (!f->st)
+        return false;
+    snprintf(f->t.host, sizeof(f->t.host), "198.18.100.10");
+    snprintf(f->t.label, sizeof(f->t.label), "%s", label);
+    pw_trace_opts_default(&f->t.opts);
+    pw_addr_parse("198.18.100.10", &f->t.addr);
+    CHECK_INT(pw_store_target_add(f->st, &f->t), 0);
     route.nhops = 11;
     for (unsigned i = 0; i < 10; i++) {
         char ip[32];
@@ -846,9 +846,9 @@ static void test_from_store(void)
     pw_addr_parse("198.18.100.10", &route.hop[10]);
     route2 = route;
     pw_addr_parse("198.18.3.4", &route2.hop[3]);
-    CHECK_INT(pw_store_route_intern(st, &route, &rid), 0);
-    CHECK_INT(pw_store_route_intern(st, &route2, &rid2), 0);
-    CHECK_INT(pw_store_dns_put(st, &route.hop[4], "core1.sim.example", T0), 0);
+    CHECK_INT(pw_store_route_intern(f->st, &route, &rid), 0);
+    CHECK_INT(pw_store_route_intern(f->st, &route2, &rid2), 0);
+    CHECK_INT(pw_store_dns_put(f->st, &route.hop[4], hop5_name, T0), 0);
     for (uint32_t k = 0; k < 300; k++) {
         struct pw_store_sample smp = {0};
 
@@ -859,17 +859,36 @@ static void test_from_store(void)
         for (unsigned i = 0; i < 11; i++)
             smp.rtt_us[i] =
                 (i >= 4 && (k + i) % 10 == 0) ? PW_RTT_LOST : (int32_t)(plain_ms[i] * 1000);
-        CHECK_INT(pw_store_add_sample(st, t.id, &smp), 0);
+        CHECK_INT(pw_store_add_sample(f->st, f->t.id, &smp), 0);
     }
-    CHECK_INT(pw_store_flush(st), 0);
-    rc.target_id = t.id;
+    CHECK_INT(pw_store_flush(f->st), 0);
+    rc.target_id = f->t.id;
     rc.time_us = T0 + 100 * 1000000LL;
     rc.old_route = rid;
     rc.new_route = rid2;
     rc.first_hop = 4;
-    CHECK_INT(pw_store_route_change_add(st, &rc), 0);
+    CHECK_INT(pw_store_route_change_add(f->st, &rc), 0);
+    return true;
+}
 
-    CHECK_INT(pw_diag_from_store(st, t.id, T0, T0 + 300 * 1000000LL, 0, NULL, d), 0);
+static void fixture_close(struct fixture *f)
+{
+    pw_store_close(f->st);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_from_store(void)
+{
+    struct pw_diagnosis *d = calloc(1, sizeof(*d));
+    const struct pw_diag_note *n;
+    struct fixture f;
+
+    if (!fixture_open(&f, "lab", "core1.sim.example")) {
+        CHECK(0);
+        free(d);
+        return;
+    }
+    CHECK_INT(pw_diag_from_store(f.st, f.t.id, T0, T0 + 300 * 1000000LL, 0, NULL, d), 0);
     CHECK_INT(d->verdict, PW_DIAG_PROBLEM);
     CHECK_INT(d->problem[0].from_hop, 5);
     CHECK_STR(d->problem[0].dns, "core1.sim.example");
@@ -883,22 +902,107 @@ static void test_from_store(void)
         CHECK_INT(n->hops_mask, 0x8);
 
     /* The newest 50 only; an empty range; a past moment before the change. */
-    CHECK_INT(pw_diag_from_store(st, t.id, T0, T0 + 300 * 1000000LL, 50, NULL, d), 0);
+    CHECK_INT(pw_diag_from_store(f.st, f.t.id, T0, T0 + 300 * 1000000LL, 50, NULL, d), 0);
     CHECK_INT(d->window_samples, 50);
-    CHECK_INT(pw_diag_from_store(st, t.id, T0 - 10000000, T0, 0, NULL, d), 0);
+    CHECK_INT(pw_diag_from_store(f.st, f.t.id, T0 - 10000000, T0, 0, NULL, d), 0);
     CHECK_INT(d->verdict, PW_DIAG_INSUFFICIENT);
     CHECK_INT(d->window_samples, 0);
-    CHECK_INT(pw_diag_from_store(st, t.id, T0, T0 + 100 * 1000000LL, 0, NULL, d), 0);
+    CHECK_INT(pw_diag_from_store(f.st, f.t.id, T0, T0 + 100 * 1000000LL, 0, NULL, d), 0);
     CHECK_INT(d->window_samples, 100);
     CHECK(find_note(d, PW_DIAG_NOTE_ROUTE_CHANGED, 4) == NULL);
-    CHECK_INT(pw_diag_from_store(st, 999, T0, T0 + 1, 0, NULL, d), -ENOENT);
-    CHECK_INT(pw_diag_from_store(st, t.id, T0, T0, 0, NULL, d), PW_E_RANGE);
+    CHECK_INT(pw_diag_from_store(f.st, 999, T0, T0 + 1, 0, NULL, d), -ENOENT);
+    CHECK_INT(pw_diag_from_store(f.st, f.t.id, T0, T0, 0, NULL, d), PW_E_RANGE);
 
     /* The alert metric. */
-    CHECK_INT(pw_diag_check_target(st, t.id, T0 + 300 * 1000000LL, 300 * 1000000LL, d), 1);
-    CHECK_INT(pw_diag_check_target(st, t.id, T0 + 300 * 1000000LL, 300 * 1000000LL, NULL), 1);
-    pw_store_close(st);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    CHECK_INT(pw_diag_check_target(f.st, f.t.id, T0 + 300 * 1000000LL, 300 * 1000000LL, d), 1);
+    CHECK_INT(pw_diag_check_target(f.st, f.t.id, T0 + 300 * 1000000LL, 300 * 1000000LL, NULL), 1);
+    CHECK_INT(pw_diag_check_target(f.st, f.t.id, T0, 50 * 1000000LL, NULL), 0); /* no samples */
+    fixture_close(&f);
+    free(d);
+}
+
+/* True when some tag of html (every '<' starts one: text has them escaped) has attribute
+ * name. */
+static bool tag_attr(const char *html, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = strchr(html, '<'); p; p = strchr(p + 1, '<')) {
+        const char *end = strchr(p, '>');
+
+        for (const char *q = p + 1; end && q + n < end; q++)
+            if ((q[-1] == ' ' || q[-1] == '\n') && strncmp(q, name, n) == 0 && q[n] == '=')
+                return true;
+    }
+    return false;
+}
+
+/* The evidence report: self-contained, every outside string escaped, the figures in it. */
+static void test_evidence_html(void)
+{
+    static const char label[] = "<img src=x onerror=alert(1)>\"'&\x01\xff";
+    struct pw_evidence_opts o = {0};
+    struct pw_diagnosis *d = calloc(1, sizeof(*d));
+    char *html = NULL;
+    size_t len = 0;
+    struct fixture f;
+
+    if (!fixture_open(&f, label, "<script>x</script>.example")) {
+        CHECK(0);
+        free(d);
+        return;
+    }
+    o.start_us = T0;
+    o.end_us = T0 + 300 * 1000000LL;
+    o.now_us = T0 + 301 * 1000000LL;
+    o.generator = "PingWatcher <test>";
+    CHECK_INT(pw_evidence_html(f.st, f.t.id, &o, &html, &len, d), 0);
+    CHECK(html != NULL && len == strlen(html));
+    if (html) {
+        CHECK(strncmp(html, "<!DOCTYPE html>", 15) == 0);
+        CHECK(has(html, "content=\"default-src 'none'; style-src 'unsafe-inline';"));
+        CHECK(!strstr(html, "<img") && !strstr(html, "<script") && !strstr(html, "url("));
+        CHECK(!tag_attr(html, "src") && !tag_attr(html, "href") && !tag_attr(html, "action"));
+        /* control byte dropped, invalid UTF-8 replaced */
+        CHECK(has(html, "&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;\xef\xbf\xbd"));
+        CHECK(has(html, "&lt;script&gt;x&lt;/script&gt;.example"));
+        CHECK(has(html, "PingWatcher &lt;test&gt;"));
+        CHECK(has(html, "pw-verdict-problem"));
+        CHECK(has(html, "starting at hop 5 (198.18.1.5, &lt;script&gt;"));
+        CHECK(has(html, "<td>5</td><td>198.18.1.5</td>"));
+        CHECK(has(html, "1 change."));
+        CHECK(has(html, "<mark>198.18.1.4</mark>"));
+        {
+            size_t charts = 0;
+
+            for (const char *p = html; (p = strstr(p, "<figure class=\"pw-chart\"")); p++)
+                charts++;
+            CHECK_INT(charts, 11);
+        }
+        /* 30 of 300 lost at hop 5: the table row and its interval */
+        CHECK(has(html, "<td>300</td><td>30</td><td>10.0</td><td>7.1&#x2013;13.9</td>"));
+    }
+    CHECK_INT(d->verdict, PW_DIAG_PROBLEM);
+    free(html);
+
+    /* A range without samples: a report that says so. */
+    o.start_us = T0 - 100 * 1000000LL;
+    o.end_us = T0;
+    CHECK_INT(pw_evidence_html(f.st, f.t.id, &o, &html, &len, NULL), 0);
+    if (html) {
+        CHECK(has(html, "No hop answered in this period."));
+        CHECK(has(html, "pw-verdict-insufficient_data"));
+    }
+    free(html);
+    CHECK_INT(pw_evidence_html(f.st, 999, &o, &html, &len, NULL), -ENOENT);
+    CHECK(html == NULL);
+
+    /* The fragment alone. */
+    CHECK_INT(pw_evidence_diag_html(d, &html, &len), 0);
+    if (html)
+        CHECK(strncmp(html, "<section class=\"pw-diagnosis pw-verdict-problem\"", 48) == 0);
+    free(html);
+    fixture_close(&f);
     free(d);
 }
 
@@ -929,5 +1033,6 @@ int main(void)
     RUN(test_json);
     RUN(test_from_acc);
     RUN(test_from_store);
+    RUN(test_evidence_html);
     return check_exit();
 }

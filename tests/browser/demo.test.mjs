@@ -1,0 +1,215 @@
+// Browser tests against the real stack on the demo scenario (four targets sharing the first two
+// hops: clean, lossy, an ICMP-deprioritising hop with a silent hop and a hostile PTR name, and a
+// VPN): the summary (sorting, live updates, opening a target), safe rendering of
+// attacker-controlled text, and the reading notes.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { Stack, launchBrowser, missing, newPage, screenshot } from './stack.mjs';
+import { expectedRow, pick, traceRows } from './helpers.mjs';
+
+const why = missing();
+const LABELS = { '198.18.100.10': 'web', '198.18.101.10': 'lossy', '198.18.102.10': 'api', '198.18.103.10': 'vpn' };
+
+describe('summary and safety on the demo scenario', { skip: why || false }, () => {
+    let stack, browser, page, ids;
+
+    before(async () => {
+        stack = await new Stack({
+            scenario: 'demo.json',
+            daemonConfig: { targets: Object.entries(LABELS).map(([host, label]) => ({ host, label })) },
+        }).start();
+        browser = await launchBrowser();
+        const t = (await stack.api('/api/targets')).targets;
+        ids = Object.fromEntries(t.map((x) => [x.label, x.id]));
+        for (const id of Object.values(ids)) await stack.waitSamples(id, 10);
+        page = await newPage(browser, stack.base);
+        await page.goto('/#/summary');
+        await page.waitForSelector('body[data-ready="true"]');
+    });
+
+    after(async () => {
+        try {
+            if (page) assert.deepEqual(page.problems, [], 'the page logged errors');
+        } finally {
+            if (browser) await browser.close();
+            if (stack) await stack.stop();
+        }
+    });
+
+    async function summaryRows() {
+        return page.$$eval('#summary-table tbody tr[data-id]', (trs) => trs.map((tr) => ({
+            id: Number(tr.dataset.id),
+            name: tr.querySelector('th a').textContent,
+            host: tr.querySelector('td.host').textContent,
+            avg_ms: tr.querySelector('td.avg_ms').dataset.value,
+            min_ms: tr.querySelector('td.min_ms').dataset.value,
+            cur_ms: tr.querySelector('td.cur_ms').dataset.value,
+            loss_pct: tr.querySelector('td.loss_pct').dataset.value,
+            spark: !!tr.querySelector('svg.sparkline path.spark-line'),
+        })));
+    }
+
+    test('the summary lists every target with its final hop\'s figures and a sparkline', async () => {
+        await page.waitForFunction(() => document.querySelectorAll('#summary-table tbody tr[data-id]').length === 4);
+        const rows = await summaryRows();
+        assert.deepEqual(rows.map((r) => r.name).sort(), Object.values(LABELS).sort());
+        assert.ok(rows.every((r) => r.spark), 'every target has a sparkline');
+        const api = await stack.api('/api/summary');
+        for (const t of api.targets) {
+            const r = rows.find((x) => x.id === t.id);
+            assert.equal(r.host, t.host);
+            assert.ok(t.avg_ms > 0);
+        }
+        await screenshot(page, 'summary-light');
+    });
+
+    test('the summary sorts by every column, both ways', async () => {
+        const num = (v) => (v === '' || v === 'ERR' ? null : Number(v));
+        for (const key of ['name', 'host', 'avg_ms', 'min_ms', 'cur_ms', 'loss_pct', 'recent']) {
+            for (const dir of ['ascending', 'descending']) {
+                const th = page.locator(`#summary-table th:has(button[data-key="${key}"])`);
+                // A first click sorts ascending, a second descending.
+                while (await th.getAttribute('aria-sort') !== dir) await th.locator('button').click();
+                const vals = await page.evaluate((k) => {
+                    const s = window.pw.summary;
+                    return Array.from(document.querySelectorAll('#summary-table tbody tr[data-id]'))
+                        .map((tr) => s.sortValue(s.rows.get(Number(tr.dataset.id)), k));
+                }, key);
+                const present = vals.filter((v) => v !== null && v !== undefined);
+                assert.equal(present.length, vals.findLastIndex((v) => v !== null && v !== undefined) + 1, `${key}: missing values last`);
+                for (let i = 1; i < present.length; i++) {
+                    const a = present[i - 1], b = present[i];
+                    const c = typeof a === 'string' ? a.localeCompare(b) : a - b;
+                    assert.ok(dir === 'ascending' ? c <= 0 : c >= 0, `${key} ${dir}: ${JSON.stringify(present)}`);
+                }
+            }
+        }
+        // The text in the cells agrees with the sort for a figure column.
+        const th = page.locator('#summary-table th:has(button[data-key="avg_ms"])');
+        while (await th.getAttribute('aria-sort') !== 'ascending') await th.locator('button').click();
+        const shown = (await summaryRows()).map((r) => num(r.avg_ms));
+        assert.deepEqual(shown, shown.slice().sort((a, b) => a - b));
+        assert.equal((await summaryRows())[0].name, 'api', 'api (11.5 ms) is the fastest');
+        assert.equal((await summaryRows()).at(-1).name, 'lossy', 'lossy (35 ms) is the slowest');
+    });
+
+    test('the summary updates live', async () => {
+        await page.waitForSelector('#live-status[data-state="live"]');
+        const t0 = await page.evaluate(() => Math.max(...Array.from(window.pw.summary.rows.values()).map((r) => r.updated_ms || 0)));
+        await page.waitForFunction((t) => Array.from(window.pw.summary.rows.values()).every((r) => (r.updated_ms || 0) > t), t0, { timeout: 10000 });
+        const api = await stack.api('/api/summary');
+        const rows = await summaryRows();
+        for (const t of api.targets) {
+            const r = rows.find((x) => x.id === t.id);
+            assert.ok(Math.abs(Number(r.avg_ms) - t.avg_ms) < 2, `${t.name}: live average near the API's`);
+        }
+    });
+
+    test('selecting a row opens that target\'s trace graph', async () => {
+        await page.click(`#summary-table tr[data-id="${ids.lossy}"] td.host`);
+        await page.waitForFunction((id) => location.hash === `#/target/${id}`, ids.lossy);
+        await page.waitForSelector(`body[data-rendered="${ids.lossy}"]`);
+        assert.equal(await page.textContent('#target-title'), 'lossy');
+        await page.goto('/#/summary');
+        await page.waitForSelector('#summary-table tbody tr[data-id]');
+    });
+
+    test('hostile PTR names and labels are shown as text, never as markup', async () => {
+        const t = await stack.api('/api/targets', {
+            method: 'POST',
+            body: { host: '198.18.100.10', label: '<img src=x onerror="window.__xss=1">', paused: true },
+        });
+        await page.goto(`/#/target/${ids.api}`);
+        await page.waitForSelector(`body[data-rendered="${ids.api}"]`);
+        const api = await stack.api(`/api/targets/${ids.api}/hops?focus=10`);
+        const hostile = api.hops.find((h) => h.dns && h.dns.includes('<'));
+        assert.ok(hostile, 'the scenario has a PTR name with markup');
+        const cell = await page.textContent(`#trace-table tr[data-hop="${hostile.hop}"] td.dns`);
+        assert.equal(cell, hostile.dns, 'the name appears exactly, as text');
+        await page.goto(`/#/target/${t.id}`);
+        await page.waitForSelector(`body[data-rendered="${t.id}"]`);
+        assert.equal(await page.textContent('#target-title'), '<img src=x onerror="window.__xss=1">');
+        assert.equal(await page.locator('main img, nav img, #trace-table img').count(), 0, 'no element was made from API text');
+        assert.equal(await page.evaluate(() => window.__xss), undefined);
+        await stack.api(`/api/targets/${t.id}`, { method: 'DELETE' });
+    });
+
+    test('loss at a hop that does not persist is explained as ICMP deprioritisation', async () => {
+        await page.goto(`/#/target/${ids.api}`);
+        await page.waitForSelector(`body[data-rendered="${ids.api}"]`);
+        await page.click('label[for="focus-all"]');
+        await page.waitForFunction(() => window.pw.state.hops.focus === 'all');
+        const d = await page.evaluate(() => window.pw.state.hops);
+        const rows = await traceRows(page);
+        rows.forEach((r, i) => assert.deepEqual(pick(r, ['hop', 'ip', 'dns', 'avg', 'min', 'loss']),
+            pick(expectedRow(d.hops[i]), ['hop', 'ip', 'dns', 'avg', 'min', 'loss'])));
+        const silent = d.hops.find((h) => h.ip === null);
+        assert.ok(silent && silent.loss_pct === 100, 'the silent hop is all loss');
+        assert.equal(rows.find((r) => r.hop === silent.hop).avg, '—');
+        const notes = await page.$$eval('#tg-notes li', (li) => li.map((x) => x.textContent));
+        const dep = notes.find((n) => /does not persist/.test(n));
+        assert.ok(dep, `a deprioritisation note: ${JSON.stringify(notes)}`);
+        assert.match(dep, new RegExp(`hops? [0-9, ]*\\b${silent.hop}\\b`));
+        assert.match(dep, /\b4\b/, 'hop 4 (30-40 % of its own replies missing) is named');
+        // Its timeline strip: the lost replies as red marks from top to bottom; the final hop
+        // (no loss) has none.
+        await page.check('#tl-hop-4');
+        await page.waitForFunction(() => Number(document.querySelector('.strip[data-hop="4"]')?.dataset.buckets) > 0);
+        const red = await page.evaluate(() => {
+            const count = (key) => {
+                const u = window.pw.timeline.strips.get(key).u;
+                const { left, top, width, height } = u.bbox;
+                const px = u.ctx.getImageData(left, top, width, height).data;
+                const cols = new Set();
+                for (let i = 0; i < px.length; i += 4) {
+                    const [r, g, b] = [px[i], px[i + 1], px[i + 2]];
+                    // red (g close to b), not the orange of route changes
+                    if (r - g > 60 && r - b > 60 && Math.abs(g - b) < 40) cols.add((i / 4) % width);
+                }
+                // full-height marks: columns where most of the height is red
+                let full = 0;
+                for (const c of cols) {
+                    let n = 0;
+                    for (let y = 0; y < height; y++) {
+                        const i = (y * width + c) * 4;
+                        if (px[i] - px[i + 1] > 60 && Math.abs(px[i + 1] - px[i + 2]) < 40) n++;
+                    }
+                    if (n > height * 0.8) full++;
+                }
+                return full;
+            };
+            return { hop4: count(4), last: count('last'), lost: window.pw.timeline.strips.get(4).meta.filter((b) => b && b.lost).length };
+        });
+        assert.ok(red.lost > 0, 'hop 4 has buckets with loss');
+        assert.ok(red.hop4 > 0, `red full-height marks on hop 4: ${JSON.stringify(red)}`);
+        assert.equal(red.last, 0, 'none on the final hop');
+        await screenshot(page, 'notes-deprioritised');
+        await page.uncheck('#tl-hop-4');
+        await page.click('label[for="focus-10"]');
+    });
+
+    test('a slow destination behind clean hops gets the asymmetric-path note', async () => {
+        // The note logic on figures of our choosing (the demo network has no such path).
+        const notes = await page.evaluate(() => {
+            const h = (hop, avg, loss = 0) => ({ hop, avg_ms: avg, loss_pct: loss, sent: 10, lost: 0 });
+            window.pw.traceGraph.renderNotes([h(1, 1), h(2, 3), h(3, 5), h(4, 120)]);
+            const out = Array.from(document.querySelectorAll('#tg-notes li')).map((x) => x.textContent);
+            window.pw.traceGraph.renderNotes(window.pw.state.hops.hops);
+            return out;
+        });
+        assert.equal(notes.length, 1);
+        assert.match(notes[0], /asymmetric/);
+    });
+
+    test('the dark summary renders', async () => {
+        const p = await newPage(browser, stack.base, { colorScheme: 'dark' });
+        await p.goto('/#/summary');
+        await p.waitForSelector('#summary-table tbody tr[data-id]');
+        assert.equal(await p.getAttribute('html', 'data-effective-theme'), 'dark');
+        await screenshot(p, 'summary-dark');
+        assert.deepEqual(p.problems, []);
+        await p.context().close();
+    });
+});
