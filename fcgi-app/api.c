@@ -112,8 +112,7 @@ int pw_api_target(struct pw_req *r, unsigned i, struct pw_store **s, struct pw_s
     return pw_api_target_load(r, *s, id, t);
 }
 
-int pw_api_target_load(struct pw_req *r, struct pw_store *s, uint32_t id,
-                       struct pw_store_target *t)
+int pw_api_target_load(struct pw_req *r, struct pw_store *s, uint32_t id, struct pw_store_target *t)
 {
     int rc = pw_store_target_get(s, id, t);
 

@@ -1,5 +1,6 @@
 /* PingWatcher — the timeline graph's buckets and the route change log. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,49 +41,53 @@ static int bucket_cb(void *arg, const struct pw_store_bucket *b)
     return 0;
 }
 
+/* One field of every bucket: a latency (a double at offset), null where the bucket has no
+ * answered probe. */
+static void ms_column(struct pw_out *o, const char *key, const struct pw_store_bucket *v,
+                      uint32_t n, size_t offset)
+{
+    pw_out_arr_begin(o, key);
+    for (uint32_t i = 0; i < n; i++) {
+        double ms;
+
+        memcpy(&ms, (const char *)&v[i] + offset, sizeof(ms));
+        pw_out_ms(o, NULL, v[i].has_latency, ms, false);
+    }
+    pw_out_arr_end(o);
+}
+
 /* The buckets in JSON: one array per field, in bucket order ("buckets": {"start_ms": [...],
  * "avg_ms": [...], ...}), rather than an object per bucket repeating every key: a 7-day
- * timeline is ~50 KB instead of ~160 KB, with the same information. Latencies are in ms to
+ * timeline is ~41 KB instead of ~158 KB, with the same information. Latencies are in ms to
  * the µs (the store keeps 10 µs), null where a bucket has no answered probe. Left out because
  * they follow from the rest: each bucket's end (start_ms + resolution_s), its loss percentage
  * (100 * lost / count) and its start as text. */
 static void bucket_columns(struct pw_out *o, const struct pw_store_bucket *v, uint32_t n)
 {
-    enum { START, HOP, COUNT, LOST, MIN, AVG, MAX, P10, P50, P90, STDDEV, NFIELDS };
-    static const char *const name[NFIELDS] = {
-        "start_ms", "hop",    "count",  "lost",   "min_ms",    "avg_ms",
-        "max_ms",   "p10_ms", "p50_ms", "p90_ms", "stddev_ms",
-    };
-
     pw_out_obj_begin(o, "buckets");
-    for (int f = 0; f < NFIELDS; f++) {
-        pw_out_arr_begin(o, name[f]);
-        for (uint32_t i = 0; i < n; i++) {
-            const struct pw_store_bucket *b = &v[i];
-            const double ms[] = {[MIN] = b->min_ms, [AVG] = b->avg_ms, [MAX] = b->max_ms,
-                                 [P10] = b->p10_ms, [P50] = b->p50_ms, [P90] = b->p90_ms,
-                                 [STDDEV] = b->stddev_ms};
-
-            switch (f) {
-            case START:
-                pw_out_int(o, NULL, pw_timefmt_ms(b->start_us));
-                break;
-            case HOP:
-                pw_out_int(o, NULL, b->hop);
-                break;
-            case COUNT:
-                pw_out_uint(o, NULL, b->count);
-                break;
-            case LOST:
-                pw_out_uint(o, NULL, b->lost);
-                break;
-            default:
-                pw_out_ms(o, NULL, b->has_latency, ms[f], false);
-                break;
-            }
-        }
-        pw_out_arr_end(o);
-    }
+    pw_out_arr_begin(o, "start_ms");
+    for (uint32_t i = 0; i < n; i++)
+        pw_out_int(o, NULL, pw_timefmt_ms(v[i].start_us));
+    pw_out_arr_end(o);
+    pw_out_arr_begin(o, "hop");
+    for (uint32_t i = 0; i < n; i++)
+        pw_out_int(o, NULL, v[i].hop);
+    pw_out_arr_end(o);
+    pw_out_arr_begin(o, "count");
+    for (uint32_t i = 0; i < n; i++)
+        pw_out_uint(o, NULL, v[i].count);
+    pw_out_arr_end(o);
+    pw_out_arr_begin(o, "lost");
+    for (uint32_t i = 0; i < n; i++)
+        pw_out_uint(o, NULL, v[i].lost);
+    pw_out_arr_end(o);
+    ms_column(o, "min_ms", v, n, offsetof(struct pw_store_bucket, min_ms));
+    ms_column(o, "avg_ms", v, n, offsetof(struct pw_store_bucket, avg_ms));
+    ms_column(o, "max_ms", v, n, offsetof(struct pw_store_bucket, max_ms));
+    ms_column(o, "p10_ms", v, n, offsetof(struct pw_store_bucket, p10_ms));
+    ms_column(o, "p50_ms", v, n, offsetof(struct pw_store_bucket, p50_ms));
+    ms_column(o, "p90_ms", v, n, offsetof(struct pw_store_bucket, p90_ms));
+    ms_column(o, "stddev_ms", v, n, offsetof(struct pw_store_bucket, stddev_ms));
     pw_out_obj_end(o);
 }
 
@@ -212,9 +217,9 @@ int pw_api_timeline(struct pw_req *r)
     rc = pw_store_timeline_plan(start, end, res, (uint32_t)points, &plan);
     if (rc < 0)
         return pw_api_store_error(r, rc, "the timeline");
-    klen = snprintf(key, sizeof(key), "timeline %u %lld %lld %lld %lld %u %d", t.id,
-                    (long long)hop, (long long)plan.resolution_us, (long long)plan.start_us,
-                    (long long)plan.end_us, c.max, r->fmt);
+    klen = snprintf(key, sizeof(key), "timeline %u %lld %lld %lld %lld %u %d", t.id, (long long)hop,
+                    (long long)plan.resolution_us, (long long)plan.start_us, (long long)plan.end_us,
+                    c.max, r->fmt);
     timeline_head(r, t.id, hop, start, end);
     if (pw_api_cache_splice(r, key, (size_t)klen))
         return pw_resp_finish(r, 200);

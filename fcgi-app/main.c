@@ -8,11 +8,12 @@
  * Started by the web server or spawn-fcgi it accepts on fd 0; with --socket it binds its own
  * unix socket. N worker threads serve one request at a time each, so a live event stream
  * holds one worker and never blocks the others; streams are capped below the worker count.
- * Each worker reads the store through a reader of its own, so requests run in parallel.
- * Connections are not tied to workers: the web server may keep as many open as it likes
- * (nginx's upstream keepalive, FCGI_KEEP_CONN), and whichever worker is free serves the next
- * request that arrives on any of them. SIGTERM/SIGINT: workers finish the request in hand,
- * then the process exits.
+ * About one worker per CPU takes new requests at a time (app.h, slots); the others stand in
+ * for workers whose request waits (a stream, a call to the daemon). Each worker reads the
+ * store through a reader of its own, so requests never wait for one another. Connections are
+ * not tied to workers: the web server may keep as many open as it likes (nginx's upstream
+ * keepalive, FCGI_KEEP_CONN), and a free worker serves the next request that arrives on any
+ * of them. SIGTERM/SIGINT: workers finish the request in hand, then the process exits.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -99,12 +100,17 @@ static bool peer_allowed(const char *list, const struct sockaddr_storage *sa)
     return false;
 }
 
-static void arm(struct conns *c, int fd, int op)
+/* Arms fd for its next event. A connection that cannot be watched is closed (the web server
+ * sees it close and uses another). */
+static int arm(struct conns *c, int fd, int op)
 {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.fd = fd};
 
-    if (epoll_ctl(c->epfd, op, fd, &ev) < 0 && fd != c->listen_fd)
-        close(fd); /* cannot be watched: the web server sees it close and reconnects */
+    if (epoll_ctl(c->epfd, op, fd, &ev) == 0)
+        return 0;
+    if (fd != c->listen_fd)
+        close(fd);
+    return -1;
 }
 
 /* Takes every pending connection (blocking sockets: libfcgi reads and writes them plainly). */
@@ -124,9 +130,9 @@ static void accept_all(struct conns *c)
             close(fd);
             continue;
         }
-        arm(c, fd, EPOLL_CTL_ADD);
+        (void)arm(c, fd, EPOLL_CTL_ADD);
     }
-    arm(c, c->listen_fd, EPOLL_CTL_MOD);
+    (void)arm(c, c->listen_fd, EPOLL_CTL_MOD);
 }
 
 /* libfcgi (2.4) serves a connection the web server keeps open (FCGI_KEEP_CONN) only from the
@@ -196,7 +202,7 @@ static void *worker_main(void *arg)
         pthread_rwlock_unlock(w->busy);
         pw_arena_reset(&arena);
         if (req.ipcFd >= 0) {
-            arm(c, req.ipcFd, EPOLL_CTL_MOD);
+            (void)arm(c, req.ipcFd, EPOLL_CTL_MOD);
             req.ipcFd = -1;
         }
     }
@@ -578,12 +584,12 @@ int main(int argc, char **argv)
     conns.listen_fd = listen_fd;
     conns.allowed = getenv("FCGI_WEB_SERVER_ADDRS");
     conns.epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (conns.epfd < 0 || fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
+    if (conns.epfd < 0 || fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0 ||
+        arm(&conns, listen_fd, EPOLL_CTL_ADD) < 0) {
         fprintf(stderr, "pingwatcher.fcgi: cannot watch the listening socket: %s\n",
                 strerror(errno));
         goto out;
     }
-    arm(&conns, listen_fd, EPOLL_CTL_ADD);
     if (!pw_app_store(app, err, sizeof(err))) /* before any worker runs */
         fprintf(stderr, "pingwatcher.fcgi: %s; will retry on each request\n", err);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "cache.h"
 #include "metrics.h"
 #include "response.h"
 
@@ -303,6 +304,22 @@ int pw_api_metrics(struct pw_req *r)
     }
     type_line(b, om, "pingwatcher_web_live_streams", "gauge", "Open Server-Sent Event streams.");
     pw_buf_printf(b, "pingwatcher_web_live_streams %u\n", atomic_load(&r->app->sse_active));
+    if (r->app->cache) {
+        struct pw_cache_stats cs;
+
+        pw_cache_get_stats(r->app->cache, &cs);
+        snprintf(name, sizeof(name), "pingwatcher_web_cache_lookups%s", total);
+        type_line(b, om, name, "counter", "Answers looked up in the cache, by result.");
+        pw_buf_printf(b, "pingwatcher_web_cache_lookups_total{result=\"hit\"} %llu\n",
+                      (unsigned long long)cs.hits);
+        pw_buf_printf(b, "pingwatcher_web_cache_lookups_total{result=\"miss\"} %llu\n",
+                      (unsigned long long)cs.misses);
+        type_line(b, om, "pingwatcher_web_cache_bytes", "gauge",
+                  "Memory held by cached answers (the budget is --cache-mb).");
+        pw_buf_printf(b, "pingwatcher_web_cache_bytes %llu\n", (unsigned long long)cs.bytes);
+        type_line(b, om, "pingwatcher_web_cache_entries", "gauge", "Cached answers.");
+        pw_buf_printf(b, "pingwatcher_web_cache_entries %llu\n", (unsigned long long)cs.entries);
+    }
     if (om)
         pw_buf_puts(b, "# EOF\n");
     if (pw_buf_failed(b))

@@ -98,7 +98,8 @@ struct pw_store *pw_store_reader_new(struct pw_store *s);
  * every commit increases, so equal versions mean equal data (a cheap key for caches). Hold a
  * snapshot briefly (one request): the writer cannot reuse pages a snapshot still sees. */
 int pw_store_snapshot_begin(struct pw_store *s, uint64_t *version);
-/* Ends the snapshot of s (nothing when none is pinned). Accepts NULL. */
+/* Ends the snapshot of s (nothing when none is pinned), on the thread that began it. Accepts
+ * NULL. */
 void pw_store_snapshot_end(struct pw_store *s);
 
 /* ---- targets ---- */

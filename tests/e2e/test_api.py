@@ -739,6 +739,19 @@ def check_daemon_down(st, tid):
     before = snapshot(st, tid)
     st.stop_daemon()
     check(st.get("/api/targets/%d/hops" % tid)["hops"], "hops with the daemon down")
+    # Nothing is committed any more: the same questions are answered from the cache, with
+    # the same answers.
+    def hits():
+        text = st.req("GET", "/metrics")[2].decode()
+        return int(re.search(r'^pingwatcher_web_cache_lookups_total\{result="hit"\} (\d+)',
+                             text, re.M).group(1))
+    h0 = hits()
+    now = int(time.time())
+    for path in ("/api/targets/%d/hops?focus=5" % tid,
+                 "/api/targets/%d/timeline?hop=2&start=%d&end=%d" % (tid, now - 600, now - 5)):
+        a, b = st.req("GET", path), st.req("GET", path)
+        check(a[0] == b[0] == 200 and a[2] == b[2], "a cached answer differs: %s" % path)
+    check(hits() >= h0 + 2, "no cache hits with the daemon down (%d, then %d)" % (h0, hits()))
     check(st.get("/api/summary")["targets"], "summary with the daemon down")
     for method, path, body in [("POST", "/api/targets", {"host": "198.18.100.10"}),
                                ("PATCH", "/api/targets/%d" % tid, {"paused": True}),

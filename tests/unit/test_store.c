@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -1381,7 +1382,7 @@ static void test_snapshots(void)
 
 struct th_ctx {
     struct pw_store *rd;
-    volatile bool *done;
+    atomic_bool *done;
     uint64_t polls, max_seen;
     int fail; /* the first failure, as a line number */
 };
@@ -1397,7 +1398,7 @@ static void *th_reader(void *arg)
         struct count_ctx a = {0, false}, b = {0, false};
         struct pw_report *rep;
         uint64_t v;
-        bool finished = *c->done;
+        bool finished = atomic_load(c->done);
         int rc = pw_store_snapshot_begin(c->rd, &v);
 
         if (rc != 0) {
@@ -1415,8 +1416,7 @@ static void *th_reader(void *arg)
             c->fail = __LINE__;
         free(rep);
         /* The same snapshot gives the same answer, however much was committed meanwhile. */
-        if (pw_store_samples(c->rd, 1, INT64_MIN, INT64_MAX, true, count_cb, &b) != 0 ||
-            b.n != a.n)
+        if (pw_store_samples(c->rd, 1, INT64_MIN, INT64_MAX, true, count_cb, &b) != 0 || b.n != a.n)
             c->fail = __LINE__;
         pw_store_snapshot_end(c->rd);
         /* A batch is all there or not at all, and nothing goes backwards. */
@@ -1432,7 +1432,7 @@ static void *th_reader(void *arg)
 }
 
 /* Starts TH_READERS reader threads on s; returns how many started. */
-static unsigned th_start(struct pw_store *s, struct th_ctx *c, pthread_t *th, volatile bool *done)
+static unsigned th_start(struct pw_store *s, struct th_ctx *c, pthread_t *th, atomic_bool *done)
 {
     unsigned n = 0;
 
@@ -1467,7 +1467,7 @@ static void test_reader_threads(void)
     char *dir = tmpdir_new();
     struct th_ctx c[TH_READERS];
     pthread_t th[TH_READERS];
-    volatile bool done = false;
+    atomic_bool done = false;
     struct pw_store_stats st;
     struct pw_store *s;
     unsigned n;
@@ -1481,7 +1481,7 @@ static void test_reader_threads(void)
     n = th_start(s, c, th, &done);
     for (uint64_t i = TH_BATCH; i < TH_TOTAL; i += TH_BATCH)
         CHECK_INT(write_range(s, 1, i, i + TH_BATCH, 11, 0), 0);
-    done = true;
+    atomic_store(&done, true);
     CHECK_INT(th_join(c, th, n, TH_TOTAL), 0);
     CHECK_INT(pw_store_stats(s, &st), 0);
     CHECK(st.map_bytes > (128 << 10));
@@ -1491,7 +1491,7 @@ static void test_reader_threads(void)
     /* Threads of a read-only process: they adopt the map the other process grew
      * (MDB_MAP_RESIZED) while their siblings read. */
     dir = tmpdir_new();
-    done = false;
+    atomic_store(&done, false);
     CHECK_INT(pipe(go), 0);
     CHECK_INT(pipe(ready), 0);
     pid = fork();
@@ -1514,7 +1514,7 @@ static void test_reader_threads(void)
         /* The writer closes the pipe when it has written everything. */
         if (read(go[0], &ch, 1) != 0)
             _exit(4);
-        done = true;
+        atomic_store(&done, true);
         fail = th_join(c, th, n, TH_TOTAL);
         if (fail) {
             fprintf(stderr, "reader thread failed at line %d\n", fail);
