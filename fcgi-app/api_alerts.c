@@ -129,27 +129,9 @@ int pw_api_alert_validate(const cJSON *obj, const struct pw_alert_rule *base,
                  "operator, threshold, focus, duration_samples, hop, repeat_interval_s, actions");
         return -EINVAL;
     }
+    /* pw_alert_rule_parse() also checks the threshold against its metric. */
     if (pw_alert_rule_parse(obj, base, out, err, errlen) < 0)
         return -EINVAL;
-    /* The library accepts any finite threshold (the daemon's control socket is for tools);
-     * on the web a negative one is always a mistake: no metric can be below 0. Checked only
-     * when the request touches the condition, so an old rule can still be renamed. */
-    if (!base || cJSON_GetObjectItemCaseSensitive(obj, "threshold") ||
-        cJSON_GetObjectItemCaseSensitive(obj, "metric")) {
-        if (out->threshold < 0) {
-            snprintf(err, errlen,
-                     "\"threshold\" must be 0 or more (got %g): every metric is a percentage, "
-                     "a time or a count",
-                     out->threshold);
-            return -EINVAL;
-        }
-        if (out->metric == PW_ALERT_LOSS && out->threshold > 100) {
-            snprintf(err, errlen,
-                     "\"threshold\" of packet_loss_pct is a percentage: 0 to 100 (got %g)",
-                     out->threshold);
-            return -EINVAL;
-        }
-    }
     return 0;
 }
 

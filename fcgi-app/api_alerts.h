@@ -34,9 +34,8 @@ int pw_api_alerts_history(struct pw_req *r); /* GET /api/alerts/history */
 int pw_api_alert_body(const char *text, size_t len, cJSON **out, char *err, size_t errlen);
 
 /* Checks a rule object as the API accepts it: pw_alert_rule_parse() (base NULL: create, every
- * required key; else PATCH of *base, at least one key), plus what the library leaves to
- * callers: a threshold is never negative (every metric is a percentage, a time or a count) and
- * a loss threshold is at most 100. Fills *out. 0 or -EINVAL with the reason in err. */
+ * required key; else PATCH of *base, at least one key). Fills *out. 0 or -EINVAL with the
+ * reason in err. */
 int pw_api_alert_validate(const cJSON *obj, const struct pw_alert_rule *base,
                           struct pw_alert_rule *out, char *err, size_t errlen);
 

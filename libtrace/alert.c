@@ -353,6 +353,20 @@ int pw_alert_rule_parse(const cJSON *obj, const struct pw_alert_rule *base, stru
             if (!(seen & (1u << b)))
                 return fail(err, errlen, "\"%s\" is required", req[b]);
     }
+    /* After the loop: the keys come in any order and the limit depends on the metric. Judged
+     * only when this object sets the condition, so a change that leaves it alone (a rename)
+     * still applies to a rule stored before these limits. */
+    if (!base || (seen & (K_METRIC | K_THR))) {
+        if (r->threshold < 0)
+            return fail(err, errlen,
+                        "\"threshold\" must be 0 or more (got %g): every metric is a percentage, "
+                        "a time or a count",
+                        r->threshold);
+        if (r->metric == PW_ALERT_LOSS && r->threshold > 100)
+            return fail(err, errlen,
+                        "\"threshold\" of packet_loss_pct is a percentage: 0 to 100 (got %g)",
+                        r->threshold);
+    }
     return 0;
 }
 

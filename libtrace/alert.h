@@ -92,8 +92,10 @@ const char *pw_alert_action_name(enum pw_alert_action_type t);
 
 /* Fills r from a rule object. With base == NULL every required key must be present (create);
  * otherwise r starts as a copy of *base and only the given keys change (update/PATCH). Unknown
- * keys, wrong types and out-of-range values are rejected with a reason in err naming the key.
- * "id" is ignored. Returns 0 or PW_E_RANGE. */
+ * keys, wrong types and out-of-range values are rejected with a reason in err naming the key;
+ * a threshold below 0, or above 100 for packet_loss_pct, too (judged only when obj sets metric
+ * or threshold, so a rename of an older rule still applies). "id" is ignored. Returns 0 or
+ * PW_E_RANGE. */
 int pw_alert_rule_parse(const cJSON *obj, const struct pw_alert_rule *base, struct pw_alert_rule *r,
                         char *err, size_t errlen);
 

@@ -279,16 +279,17 @@ int pw_store_write(struct pw_store *s, int (*fn)(struct pw_store *s, MDB_txn *tx
         rtxn_drop(s);
         if ((rc = grow_before(s, expect_bytes)) != 0)
             return rc;
-        map_rdlock(s);
+        /* The write transaction counts as one of the process's transactions (map lock). */
+        pthread_rwlock_rdlock(&s->root->map_lock);
         mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
         if (mrc == MDB_MAP_RESIZED) {
-            map_unlock(s);
+            pthread_rwlock_unlock(&s->root->map_lock);
             if ((mrc = map_resize(s, 0)) != 0)
                 return pw_store_mdb_err(mrc);
             continue;
         }
         if (mrc) {
-            map_unlock(s);
+            pthread_rwlock_unlock(&s->root->map_lock);
             return pw_store_mdb_err(mrc);
         }
         rc = fn(s, txn, arg);
@@ -300,7 +301,7 @@ int pw_store_write(struct pw_store *s, int (*fn)(struct pw_store *s, MDB_txn *tx
             mrc = mdb_txn_commit(txn);
             rc = pw_store_mdb_err(mrc);
         }
-        map_unlock(s);
+        pthread_rwlock_unlock(&s->root->map_lock);
         if (rc == 0) {
             if (s->w)
                 pw_store_writer_committed(s);

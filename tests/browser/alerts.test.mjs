@@ -1,7 +1,9 @@
 // Browser test of the alerts page (www/alerts.html) against the real stack on the demo
 // scenario: a rule created through the form (targets picked in the multi-select, two actions)
 // is listed and stored as entered, disabled and enabled again, and deleted; a hostile rule name
-// stays text; nothing but the keyboard is needed to open the form.
+// stays text; nothing but the keyboard is needed to open the form. Rules that fire show in the
+// summary (a mark on the target's row) and over the trace graph (a banner), and leave both when
+// they stop.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -105,5 +107,69 @@ describe('alerts page', { skip: why || false }, () => {
         page.problems = page.problems.filter((p) => !/HTTP 400: POST .*\/api\/alerts$/.test(p));
         assert.deepEqual((await stack.api('/api/alerts')).rules, []);
         await page.click('#rule-cancel');
+    });
+
+    test('alerts firing show in the summary row and over the trace graph, and go away', async () => {
+        // Conditions that hold from the first sample (loss and latency are never below 0), on the
+        // lossy target only, so the test does not wait for the scenario's random losses.
+        const rule = (name, metric) => stack.api('/api/alerts', {
+            method: 'POST',
+            body: { name, targets: [String(ids.lossy)], metric, operator: '>=', threshold: 0, focus: 5,
+                duration_samples: 1, hop: 'final', actions: [{ type: 'log' }] },
+        });
+        const lossName = '<b>loss</b> & "more"';
+        const loss = await rule(lossName, 'packet_loss_pct');
+        const lat = await rule('latency', 'avg_rtt_ms');
+        await stack.waitFor(async () => (await stack.api('/api/alerts/firing')).firing.length === 2, 30000,
+            'both rules firing');
+        const firing = (await stack.api('/api/alerts/firing')).firing;
+        assert.deepEqual(firing.map((f) => f.target).sort(), [ids.lossy, ids.lossy]);
+        const names = firing.map((f) => f.name);
+        assert.deepEqual(names.slice().sort(), [lossName, 'latency'].sort());
+
+        // The summary: a mark (icon and words) on the lossy row with the rule names, none on web.
+        await page.goto('/#/summary');
+        const mark = `#summary-table tr[data-id="${ids.lossy}"] th .firing-badge`;
+        await page.waitForSelector(mark);
+        assert.equal(await page.textContent(mark), '⚠ 2 alerts');
+        const label = `Alerts firing: ${names.join(', ')}`;
+        assert.equal(await page.getAttribute(mark, 'aria-label'), label);
+        assert.equal(await page.getAttribute(mark, 'title'), label);
+        assert.equal(await page.getAttribute(mark, 'href'), 'alerts.html');
+        assert.equal(await page.$(`#summary-table tr[data-id="${ids.lossy}"] b`), null, 'no element was made from the name');
+        assert.equal(await page.$(`#summary-table tr[data-id="${ids.web}"] .firing-badge`), null);
+        await screenshot(page, 'summary-alerts-firing');
+
+        // The trace graph of lossy: a banner listing both rules, with a link to the alerts page.
+        await page.click(`#summary-table tr[data-id="${ids.lossy}"] th a[href^="#/target/"]`);
+        await page.waitForSelector('#alert-banner:not([hidden])');
+        const items = () => page.$$eval('#alert-banner li', (lis) => lis.map((li) => ({
+            rule: Number(li.dataset.rule), name: li.querySelector('strong').textContent,
+            since: li.querySelector('time').getAttribute('datetime'),
+        })));
+        assert.deepEqual(await items(), firing.map((f) => ({ rule: f.rule, name: f.name, since: new Date(f.since_ms).toISOString() })));
+        assert.equal(await page.textContent('#alert-banner-title'), 'Alerts firing for this target:');
+        assert.equal(await page.getAttribute('#alert-banner a', 'href'), 'alerts.html');
+        assert.equal(await page.$('#alert-banner b'), null, 'no element was made from the name');
+        await screenshot(page, 'trace-alerts-firing');
+
+        // Another target: no banner.
+        await page.goto(`/#/target/${ids.web}`);
+        await page.waitForFunction((id) => document.body.dataset.rendered === String(id), ids.web);
+        assert.equal(await page.isHidden('#alert-banner'), true);
+
+        // Back on lossy, the rules stop one after the other: the page follows by polling.
+        await page.goto(`/#/target/${ids.lossy}`);
+        await page.waitForSelector('#alert-banner:not([hidden])');
+        await stack.api(`/api/alerts/${loss.id}`, { method: 'PATCH', body: { enabled: false } });
+        await page.waitForFunction(() => document.querySelectorAll('#alert-banner li').length === 1, null, { timeout: 15000 });
+        assert.equal(await page.textContent('#alert-banner li strong'), 'latency');
+        assert.equal(await page.textContent('#alert-banner-title'), 'Alert firing for this target:');
+        await stack.api(`/api/alerts/${lat.id}`, { method: 'DELETE' });
+        await page.waitForSelector('#alert-banner', { state: 'hidden', timeout: 15000 });
+        await page.goto('/#/summary');
+        await page.waitForSelector(`#summary-table tr[data-id="${ids.lossy}"]`);
+        assert.equal(await page.$(mark), null);
+        await stack.api(`/api/alerts/${loss.id}`, { method: 'DELETE' });
     });
 });

@@ -152,6 +152,40 @@ static void test_parse(void)
                   err, sizeof(err)),
         PW_E_RANGE);
     CHECK(strstr(err, "bogus") != NULL);
+
+    /* Thresholds no metric can reach: below 0, or a loss above 100 %, whatever the key order. */
+    CHECK_INT(
+        parse_err("{\"name\":\"a\",\"targets\":\"all\",\"metric\":\"avg_rtt_ms\",\"operator\":"
+                  "\">\",\"threshold\":-1,\"actions\":[{\"type\":\"log\"}]}",
+                  err, sizeof(err)),
+        PW_E_RANGE);
+    CHECK(strstr(err, "\"threshold\" must be 0 or more (got -1)") != NULL);
+    CHECK_INT(parse_err("{\"threshold\":100.5,\"name\":\"a\",\"targets\":\"all\",\"metric\":"
+                        "\"packet_loss_pct\",\"operator\":\">\",\"actions\":[{\"type\":\"log\"}]}",
+                        err, sizeof(err)),
+              PW_E_RANGE);
+    CHECK(strstr(err, "\"threshold\" of packet_loss_pct is a percentage: 0 to 100 (got 100.5)") !=
+          NULL);
+    r = rule_of("{\"name\":\"a\",\"targets\":\"all\",\"metric\":\"packet_loss_pct\","
+                "\"operator\":\">=\",\"threshold\":100,\"actions\":[{\"type\":\"log\"}]}");
+    CHECK_NEAR(r.threshold, 100, 0);
+    r = rule_of("{\"name\":\"a\",\"targets\":\"all\",\"metric\":\"avg_rtt_ms\","
+                "\"operator\":\">\",\"threshold\":250,\"actions\":[{\"type\":\"log\"}]}");
+    /* A change: the new threshold against the old metric, a new metric against the old one. */
+    o = cJSON_Parse("{\"threshold\":-5}");
+    CHECK_INT(pw_alert_rule_parse(o, &r, &patched, err, sizeof(err)), PW_E_RANGE);
+    CHECK(strstr(err, "\"threshold\" must be 0 or more (got -5)") != NULL);
+    cJSON_Delete(o);
+    o = cJSON_Parse("{\"metric\":\"packet_loss_pct\"}");
+    CHECK_INT(pw_alert_rule_parse(o, &r, &patched, err, sizeof(err)), PW_E_RANGE);
+    CHECK(strstr(err, "0 to 100 (got 250)") != NULL);
+    cJSON_Delete(o);
+    /* A change that leaves the condition alone does not re-judge a rule stored before. */
+    r.threshold = -3;
+    o = cJSON_Parse("{\"name\":\"renamed\"}");
+    CHECK_INT(pw_alert_rule_parse(o, &r, &patched, err, sizeof(err)), 0);
+    CHECK_STR(patched.name, "renamed");
+    cJSON_Delete(o);
 }
 
 /* Feeds a pattern of holds (1) / not (0) one sample per second; counts events. */

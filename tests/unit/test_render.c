@@ -1,5 +1,6 @@
 /* Unit tests of the FastCGI app's output: JSON and HTML escaping (labels, comments and PTR
  * names are attacker-controlled) and the JSON/HTML renderer. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "arena.h"
@@ -106,6 +107,62 @@ static void test_out(void)
                       "<tr><td></td><td></td><td></td></tr></tbody></table>");
 }
 
+/* A part rendered once (after a document's head) and spliced into another document after a
+ * different head reads exactly as if rendered there: the answer cache relies on it. */
+static void splice_case(enum pw_fmt fmt, bool head)
+{
+    static const struct pw_col one_col[] = {{"v", "V"}};
+    struct pw_buf whole, part;
+    struct pw_out o;
+    size_t from;
+
+    pw_buf_init(&whole, &arena, 8192);
+    pw_out_init(&o, fmt, &whole);
+    pw_out_obj_begin(&o, NULL);
+    if (head)
+        pw_out_int(&o, "end_ms", 1);
+    from = whole.len;
+    pw_out_table_begin(&o, "rows", "t", NULL, one_col, 1, false);
+    pw_out_row_begin(&o, NULL);
+    pw_out_int(&o, "v", 7);
+    pw_out_row_end(&o);
+    pw_out_table_end(&o);
+    pw_out_bool(&o, "truncated", false);
+
+    pw_buf_init(&part, &arena, 8192);
+    pw_out_init(&o, fmt, &part);
+    pw_out_obj_begin(&o, NULL);
+    if (head)
+        pw_out_int(&o, "end_ms", 1);
+    pw_out_splice(&o, whole.data + from, whole.len - from);
+    pw_out_splice(&o, "", 0);
+    pw_out_obj_end(&o);
+    pw_out_init(&o, fmt, &whole);
+    o.depth = 1; /* finish the original the same way */
+    pw_out_obj_end(&o);
+    CHECK_STR(part.data, whole.data);
+}
+
+static void test_splice(void)
+{
+    splice_case(PW_FMT_JSON, true);
+    splice_case(PW_FMT_JSON, false);
+    splice_case(PW_FMT_HTML, true);
+    {
+        /* And what follows a spliced member gets its comma. */
+        struct pw_buf b;
+        struct pw_out o;
+
+        pw_buf_init(&b, &arena, 8192);
+        pw_out_init(&o, PW_FMT_JSON, &b);
+        pw_out_obj_begin(&o, NULL);
+        pw_out_splice(&o, "\"a\":1", 5);
+        pw_out_int(&o, "b", 2);
+        pw_out_obj_end(&o);
+        CHECK_STR(b.data, "{\"a\":1,\"b\":2}");
+    }
+}
+
 static void test_utf8(void)
 {
     CHECK_INT(pw_utf8_seq((const unsigned char *)"a", 1), 1);
@@ -122,6 +179,7 @@ int main(void)
     RUN(test_escape);
     RUN(test_numbers);
     RUN(test_out);
+    RUN(test_splice);
     RUN(test_utf8);
     pw_arena_deinit(&arena);
     return check_exit();

@@ -26,6 +26,8 @@ const state = {
     hopsBusy: false,
     hopsAgain: false,
     configs: [],
+    firing: new Map(), // target id -> [{ rule, name, since_ms }] of the alerts firing
+    firingKey: null, // what the alert banner shows, to leave it alone when nothing changed
 };
 
 let traceGraph, timeline, summary, sessions;
@@ -180,6 +182,8 @@ async function openTarget(id, params) {
     timeline.setFocusAt(at);
     const annotations = Promise.all([loadRouteChanges(), loadComments(), loadTargetSessions()]);
     if (changed) openTargetStream(id);
+    renderAlertBanner();
+    loadFiring();
     resetCommentTime();
     await Promise.all([hopsDone, tlDone]);
     const ms = performance.now() - t0;
@@ -280,6 +284,42 @@ function renderHistoryBanner() {
     clear($('#history-text')).append('The trace graph shows ',
         f === 'all' ? 'all samples' : `the ${f} samples`, ' up to ', timeEl(state.at),
         ', not live figures.');
+}
+
+/* ---------------------------------------------------------------- alerts firing */
+
+/* Polled (FIRING_POLL_MS) while the summary or a trace graph is shown, and with their data. */
+const FIRING_POLL_MS = 5000;
+
+async function loadFiring() {
+    let d;
+    try {
+        d = await getJSON('/api/alerts/firing');
+    } catch {
+        return; // an indicator, not the page's data: the next poll tries again
+    }
+    const m = new Map();
+    for (const f of d.firing || []) {
+        if (!m.has(f.target)) m.set(f.target, []);
+        m.get(f.target).push(f);
+    }
+    state.firing = m;
+    summary.setFiring(new Map(Array.from(m, ([id, list]) => [id, list.map((f) => f.name)])));
+    renderAlertBanner();
+}
+
+function renderAlertBanner() {
+    const list = (state.view === 'target' && state.firing.get(state.targetId)) || [];
+    const key = JSON.stringify([state.targetId, list.map((f) => [f.rule, f.name, f.since_ms])]);
+    if (key === state.firingKey) return;
+    state.firingKey = key;
+    const b = $('#alert-banner');
+    b.hidden = !list.length;
+    const items = clear($('#alert-banner-list'));
+    $('#alert-banner-title').textContent = list.length === 1 ? 'Alert firing for this target:' : 'Alerts firing for this target:';
+    for (const f of list) {
+        items.append(el('li', { dataset: { rule: String(f.rule) } }, el('strong', null, f.name), ' since ', timeEl(f.since_ms)));
+    }
 }
 
 function focusMoment(ms) {
@@ -495,6 +535,7 @@ async function loadSummary() {
             points: SPARK_POINTS,
         }));
         document.body.dataset.summaryLoaded = String(Date.now());
+        loadFiring();
     } catch (e) {
         toast(`Could not load the summary: ${e.message}`);
     }
@@ -796,6 +837,9 @@ async function start() {
     setBarFolded(state.targets.length > 0);
     // Targets added elsewhere (the CLI, another browser) show up within half a minute.
     setInterval(() => loadTargets().catch(() => {}), 30000);
+    setInterval(() => {
+        if (!document.hidden && (state.view === 'summary' || state.view === 'target')) loadFiring();
+    }, FIRING_POLL_MS);
     await route();
     document.body.dataset.ready = 'true';
 }

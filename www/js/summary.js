@@ -1,5 +1,5 @@
 // PingWatcher page — the summary: every target's final hop side by side (Avg, Min, Cur, PL%,
-// a sparkline of recent latency and loss), sortable by any column, live.
+// a sparkline of recent latency and loss, the alerts firing), sortable by any column, live.
 
 import { $, clear, el, fmtMs, fmtPct, svg } from './util.js';
 import { SEVERITY, latencySeverity, lossSeverity } from './settings.js';
@@ -23,6 +23,7 @@ export class Summary {
         this.tbody = $('tbody', this.table);
         this.caption = $('caption', this.table);
         this.rows = new Map(); // id -> row data
+        this.firing = new Map(); // target id -> names of the alert rules firing for it
         this.sort = { key: 'name', dir: 1 };
         this.renderHead();
     }
@@ -71,6 +72,14 @@ export class Summary {
         else this.renderBody();
         if (this.sort.key !== 'name' && this.sort.key !== 'host') this.resortSoon();
         return true;
+    }
+
+    /* The alerts firing: a Map target id -> rule names (setFiring compares, so polling is cheap). */
+    setFiring(firing) {
+        const key = (m) => JSON.stringify(Array.from(m.entries()).sort((a, b) => a[0] - b[0]));
+        if (key(firing) === key(this.firing)) return;
+        this.firing = firing;
+        this.renderBody();
     }
 
     remove(id) {
@@ -122,7 +131,8 @@ export class Summary {
         const lossSev = lossSeverity(r.loss_pct);
         const link = el('a', { href: `#/target/${r.id}` }, r.name || r.host);
         const tr = el('tr', { dataset: { id: String(r.id) }, className: 'clickable' + (r.paused ? ' paused' : '') },
-            el('th', { scope: 'row' }, link, r.paused ? el('span', { className: 'badge' }, 'paused') : null),
+            el('th', { scope: 'row' }, link, r.paused ? el('span', { className: 'badge' }, 'paused') : null,
+                firingBadge(this.firing.get(r.id))),
             el('td', { className: 'host' }, r.host),
             num('avg_ms', r.avg_ms, latSev),
             num('min_ms', r.min_ms, 0),
@@ -138,6 +148,14 @@ export class Summary {
         });
         return tr;
     }
+}
+
+/* Icon and words, never colour alone; the rule names in the label and the tooltip. */
+function firingBadge(names) {
+    if (!names || !names.length) return null;
+    const label = `${names.length === 1 ? 'Alert' : 'Alerts'} firing: ${names.join(', ')}`;
+    return el('a', { href: 'alerts.html', className: 'firing-badge', title: label, 'aria-label': label },
+        el('span', { 'aria-hidden': 'true' }, '⚠ '), names.length === 1 ? 'alert' : `${names.length} alerts`);
 }
 
 function icon(sev) {
