@@ -1082,8 +1082,12 @@ def main(argv):
     p50, p99, mx = pct(late, 0.5), pct(late, 0.99), max(late or [0])
     print(f"send lateness over {len(late)} replies (truth logs): p50 {p50 / 1000:.1f} us, "
           f"p99 {p99 / 1000:.1f} us, max {mx / 1000:.1f} us")
-    rep.check(len(late) > 500 and p99 < LATENESS_P99_LIMIT_NS,
-              "scheduled vs actual send time: p99 < 100 us", f"p99 {p99 / 1000:.1f} us")
+    # A sanitizer build of netsim runs several times slower; its precision bound is looser
+    # (the accuracy tests that depend on precision run on the plain build as well).
+    limit = LATENESS_P99_LIMIT_NS * (3 if "--sanitized" in argv[2:] else 1)
+    rep.check(len(late) > 500 and p99 < limit,
+              f"scheduled vs actual send time: p99 < {limit / 1000:.0f} us",
+              f"p99 {p99 / 1000:.1f} us")
     leftovers = [n for n in os.listdir("/run/netns") if n.startswith(f"pwsim-st{os.getpid()}")] \
         if os.path.isdir("/run/netns") else []
     rep.check(not leftovers, "no namespace of this run is left", str(leftovers))
