@@ -17,17 +17,26 @@
 #include "alert.h"
 #include "alerts.h"
 #include "daemon-int.h"
+#include "diagnosis.h"
 #include "error.h"
 #include "timeparse.h"
 
 #define QUEUE_MAX 256
 #define IMAGE_SPAN_US (600 * INT64_C(1000000)) /* the image shows 10 minutes before the event */
 #define HISTORY_MAX 8192                       /* bytes of one history record */
+/* The diagnosis metric costs about 0.1-0.5 ms (alert.h): judged at most this often per rule
+ * and target, its result standing for the samples in between. */
+#define DIAG_EVERY_NS (10 * NS_PER_S)
 
 struct tstate {
     uint32_t target_id;
     struct pw_alert_state st;
     struct pw_alert_window w;
+    /* diagnosis metric: when it is next judged (CLOCK_MONOTONIC; 0 = at the next sample), the
+     * last result and its one-sentence summary */
+    int64_t diag_due_ns;
+    struct pw_alert_result diag_res;
+    char diag_summary[PW_DIAG_TEXT_MAX];
 };
 
 struct rule_rt {
@@ -44,6 +53,7 @@ struct job {
     struct pw_alert_result res;
     struct pw_alert_state st;
     int64_t time_us;
+    char detail[PW_DIAG_TEXT_MAX]; /* diagnosis: its summary; "" for other metrics */
 };
 
 /* An alert.* request that waited for the store. */
@@ -234,6 +244,37 @@ static void enqueue(struct pwd_daemon *d, const struct job *j)
                 j->rule.name);
 }
 
+/* The diagnosis metric from the rule's in-memory window (the loop never reads the store: the
+ * writer thread holds it while it commits, and the newest samples are still queued). */
+static void diag_eval(struct pwd_daemon *d, const struct pwd_target *t, const struct rule_rt *r,
+                      struct tstate *ts, const struct pw_route *observed,
+                      struct pw_alert_result *res)
+{
+    int64_t now = pwd_mono_ns();
+    struct pw_diagnosis *diag;
+    int rc;
+
+    if (ts->diag_due_ns && now < ts->diag_due_ns) {
+        *res = ts->diag_res;
+        return;
+    }
+    ts->diag_due_ns = now + DIAG_EVERY_NS;
+    diag = malloc(sizeof(*diag));
+    rc = diag ? pw_alert_eval_diagnosis(&r->rule, &ts->w, observed->hop, observed->nhops,
+                                        &t->rec.addr, t->rec.opts.proto, diag, &ts->diag_res)
+              : -ENOMEM;
+    if (rc == 0) {
+        snprintf(ts->diag_summary, sizeof(ts->diag_summary), "%s", diag->summary);
+    } else {
+        memset(&ts->diag_res, 0, sizeof(ts->diag_res)); /* no value: never holds */
+        ts->diag_summary[0] = '\0';
+        pwd_log(&d->log, PWD_LOG_WARNING, "alert \"%s\": cannot judge target %u: %s", r->rule.name,
+                t->rec.id, pw_strerror(rc));
+    }
+    free(diag);
+    *res = ts->diag_res;
+}
+
 void pwd_alerts_sample(struct pwd_daemon *d, struct pwd_target *t,
                        const struct pw_store_sample *smp, bool route_changed, unsigned change_hop,
                        const struct pw_route *observed)
@@ -259,13 +300,17 @@ void pwd_alerts_sample(struct pwd_daemon *d, struct pwd_target *t,
         if (!have_point) {
             p.time_us = smp->time_us;
             p.nhops = smp->nhops;
+            p.reached = smp->reached;
             p.route_changed = route_changed;
             p.change_hop = (uint8_t)change_hop;
             memcpy(p.rtt_us, smp->rtt_us, sizeof(p.rtt_us[0]) * smp->nhops);
             have_point = true;
         }
         pw_alert_window_push(&ts->w, &p);
-        pw_alert_eval(&r->rule, &ts->w, observed->hop, observed->nhops, &res);
+        if (r->rule.metric == PW_ALERT_DIAG)
+            diag_eval(d, t, r, ts, observed, &res);
+        else
+            pw_alert_eval(&r->rule, &ts->w, observed->hop, observed->nhops, &res);
         ev = pw_alert_step(&r->rule, &ts->st, res.holds, smp->time_us);
         if (ev != PW_ALERT_EV_NONE) {
             struct job j;
@@ -277,6 +322,8 @@ void pwd_alerts_sample(struct pwd_daemon *d, struct pwd_target *t,
             j.res = res;
             j.st = ts->st;
             j.time_us = smp->time_us;
+            snprintf(j.detail, sizeof(j.detail), "%s",
+                     r->rule.metric == PW_ALERT_DIAG ? ts->diag_summary : "");
             pwd_log(&d->log, PWD_LOG_NOTICE, "alert \"%s\" %s for target %u: %s %g (hop %u)",
                     r->rule.name, pw_alert_event_name(ev), t->rec.id,
                     pw_alert_metric_name(r->rule.metric), res.value, res.hop);
@@ -348,7 +395,8 @@ static char *payload_json(const struct job *j)
         !cJSON_AddNumberToObject(o, "threshold", j->rule.threshold) ||
         !cJSON_AddStringToObject(o, "state", pw_alert_event_name(j->ev)) ||
         !cJSON_AddStringToObject(o, "time", time_iso(j->time_us, when, sizeof(when))) ||
-        !cJSON_AddNumberToObject(o, "time_us", (double)j->time_us))
+        !cJSON_AddNumberToObject(o, "time_us", (double)j->time_us) ||
+        (j->detail[0] && !cJSON_AddStringToObject(o, "detail", j->detail)))
         goto out;
     s = cJSON_PrintUnformatted(o);
 out:
@@ -360,11 +408,11 @@ static void summary(const struct job *j, char *buf, size_t len)
 {
     char when[PWD_TIME_STRLEN];
 
-    snprintf(buf, len, "alert \"%s\" %s: target %u (%s) hop %u %s %.3f %s %g at %s", j->rule.name,
-             pw_alert_event_name(j->ev), j->target_id, j->target_name, j->res.hop,
+    snprintf(buf, len, "alert \"%s\" %s: target %u (%s) hop %u %s %.3f %s %g at %s%s%s",
+             j->rule.name, pw_alert_event_name(j->ev), j->target_id, j->target_name, j->res.hop,
              pw_alert_metric_name(j->rule.metric), j->res.valid ? j->res.value : NAN,
              pw_alert_op_name(j->rule.op), j->rule.threshold,
-             time_iso(j->time_us, when, sizeof(when)));
+             time_iso(j->time_us, when, sizeof(when)), j->detail[0] ? ": " : "", j->detail);
 }
 
 static size_t discard(char *p, size_t sz, size_t n, void *arg)
@@ -798,6 +846,7 @@ static char *history_json(const struct job *j, const struct outcome *outs, size_
         !cJSON_AddStringToObject(o, "operator", pw_alert_op_name(j->rule.op)) ||
         !cJSON_AddNumberToObject(o, "threshold", j->rule.threshold) ||
         !cJSON_AddStringToObject(o, "state", pw_alert_event_name(j->ev)) ||
+        (j->detail[0] && !cJSON_AddStringToObject(o, "detail", j->detail)) ||
         !(acts = cJSON_AddArrayToObject(o, "actions")))
         goto out;
     for (size_t i = 0; i < j->rule.nactions; i++) {
@@ -1206,8 +1255,10 @@ static void run_cmd(struct pwd_daemon *d, uint64_t client, const cJSON *root, co
             pw_store_alert_delete_prefix(d->store, sk, 5);
             rule_clear(rt);
         } else {
-            for (size_t i = 0; i < rt->nts; i++)
+            for (size_t i = 0; i < rt->nts; i++) {
                 pw_alert_window_deinit(&rt->ts[i].w);
+                rt->ts[i].diag_due_ns = 0;
+            }
         }
     }
     rt->rule = r;

@@ -101,8 +101,9 @@ int pw_api_timeline(struct pw_req *r);
 int pw_api_route_changes(struct pw_req *r);
 
 /* api_diagnosis.c: the path diagnosis (JSON or HTML fragment), the evidence report download,
- * and the summary's "verdict" and "verdict_summary" fields of one target (null when it
- * cannot be judged). */
+ * and the summary's "verdict", "verdict_summary" and "verdict_hop" fields of one target (null
+ * when it cannot be judged; the newest 300 samples of the hour before now, cached by data
+ * version and 10-second bucket of the clock). */
 int pw_api_diagnosis(struct pw_req *r);
 int pw_api_report(struct pw_req *r);
 void pw_api_diag_verdict(struct pw_req *r, struct pw_store *s, uint32_t target_id, int64_t now_us);

@@ -29,6 +29,7 @@
 #define MAX_RANGE_US (400 * 86400 * INT64_C(1000000))
 /* Samples /api/summary judges per target: enough for a verdict, cheap enough per row. */
 #define SUMMARY_SAMPLES 300
+#define VERDICT_BUCKET_US (10 * INT64_C(1000000))
 
 struct window {
     int64_t start, end;
@@ -220,15 +221,43 @@ int pw_api_report(struct pw_req *r)
     return rc;
 }
 
+/* The verdict of the summary row: the newest SUMMARY_SAMPLES of the hour before a 10-second
+ * bucket of the clock. The bucket, not the clock itself, bounds the window, so at one data
+ * version every request within the bucket judges the same samples and the cached part is what
+ * it would compute afresh. */
 void pw_api_diag_verdict(struct pw_req *r, struct pw_store *s, uint32_t target_id, int64_t now_us)
 {
-    struct pw_diagnosis *d = pw_arena_alloc(r->arena, sizeof(*d));
+    int64_t b = now_us - now_us % VERDICT_BUCKET_US;
+    struct pw_diagnosis *d;
+    char key[64];
+    size_t from;
+    int klen, rc;
 
-    if (!d || pw_diag_from_store(s, target_id, now_us - DEFAULT_SPAN_US, now_us + 1,
-                                 SUMMARY_SAMPLES, NULL, d) < 0) {
-        pw_out_null(&r->out, "verdict");
+    if (r->fmt != PW_FMT_JSON)
+        return; /* the HTML table has no verdict column: nothing to judge */
+    klen = snprintf(key, sizeof(key), "verdict %u %lld", target_id, (long long)b);
+    if (pw_api_cache_splice(r, key, (size_t)klen))
         return;
+    /* Heap, not the arena: one ~20 KB result per row would grow the arena with the target
+     * count, and pw_diag_from_store() allocates its window on the heap anyway. */
+    d = malloc(sizeof(*d));
+    rc = d ? pw_diag_from_store(s, target_id, b - DEFAULT_SPAN_US, b + VERDICT_BUCKET_US,
+                                SUMMARY_SAMPLES, NULL, d)
+           : -ENOMEM;
+    from = r->body.len;
+    if (rc < 0) {
+        pw_out_null(&r->out, "verdict");
+        pw_out_null(&r->out, "verdict_summary");
+        pw_out_null(&r->out, "verdict_hop");
+    } else {
+        pw_out_str(&r->out, "verdict", pw_diag_verdict_name(d->verdict));
+        pw_out_str(&r->out, "verdict_summary", d->summary);
+        if (d->nproblems)
+            pw_out_uint(&r->out, "verdict_hop", d->problem[0].from_hop);
+        else
+            pw_out_null(&r->out, "verdict_hop");
     }
-    pw_out_str(&r->out, "verdict", pw_diag_verdict_name(d->verdict));
-    pw_out_str(&r->out, "verdict_summary", d->summary);
+    free(d);
+    if (rc >= 0) /* an error may pass (a store busy): never keep it */
+        pw_api_cache_keep(r, key, (size_t)klen, from, r->body.len);
 }

@@ -237,6 +237,7 @@ int pw_api_summary(struct pw_req *r)
         pw_out_str(&r->out, "label", t[i].label);
         pw_out_bool(&r->out, "paused", t[i].paused);
         pw_out_uint(&r->out, "samples", rep->samples);
+        pw_api_diag_verdict(r, s, t[i].id, now);
         if (fin) {
             pw_out_int(&r->out, "hop", fin->ttl);
             pw_out_str(&r->out, "ip",

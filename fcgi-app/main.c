@@ -441,7 +441,7 @@ int main(int argc, char **argv)
     bool sse_max_set = false, fd0 = false, idle = true;
     sigset_t sigs;
     int c, sig = 0, listen_fd = 0, status = 1;
-    unsigned started = 0;
+    unsigned started = 0, slots = 0;
     char err[256];
 
     app = calloc(1, sizeof(*app));
@@ -573,10 +573,10 @@ int main(int argc, char **argv)
     {
         /* About one worker per CPU waits for requests (app.h); the others are spares for
          * requests that wait (streams, the daemon). At least two, so a slow request never
-         * holds up everything, and always one thread beyond the live streams. */
+         * holds up everything, and at most the threads beyond the live streams. */
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        unsigned slots = cpus > 2 ? (unsigned)cpus : 2;
 
+        slots = cpus > 2 ? (unsigned)cpus : 2;
         if (slots > app->opts.threads - app->opts.sse_max)
             slots = app->opts.threads - app->opts.sse_max;
         sem_init(&app->slots, 0, slots);
@@ -620,8 +620,10 @@ int main(int argc, char **argv)
     }
     if (started == 0)
         goto out;
-    fprintf(stderr, "pingwatcher.fcgi: serving with %u workers (%u live streams at most)\n",
-            started, app->opts.sse_max);
+    fprintf(stderr,
+            "pingwatcher.fcgi: serving with %u workers, %u taking new requests at a time (%u "
+            "live streams at most)\n",
+            started, slots, app->opts.sse_max);
     do {
         if (sigwait(&sigs, &sig) != 0)
             break;

@@ -78,7 +78,8 @@ void pw_out_time(struct pw_out *o, const char *key, int64_t us);
 
 /* Appends output made earlier by the same calls from the same state (a cached part of a
  * document that is complete in itself: every container it opens it closes). In JSON the part
- * holds at least one member or element. */
+ * holds at least one member or element (or is empty). In HTML only the bytes are replayed,
+ * not the position in a table row: a part made inside a row must fill no cell. */
 void pw_out_splice(struct pw_out *o, const char *data, size_t n);
 
 /* HTML only: fills the cell of `key` with markup the caller built from trusted parts only

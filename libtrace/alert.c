@@ -7,12 +7,13 @@
 #include <string.h>
 
 #include "alert.h"
+#include "diagnosis.h"
 #include "error.h"
 #include "num.h"
 #include "stats.h"
 
 static const char *const metric_names[PW_ALERT_METRIC_COUNT] = {
-    "packet_loss_pct", "avg_rtt_ms", "cur_rtt_ms", "jitter_ms", "route_change",
+    "packet_loss_pct", "avg_rtt_ms", "cur_rtt_ms", "jitter_ms", "route_change", "diagnosis",
 };
 static const char *const op_names[] = {">", "<", ">=", "<="};
 static const char *const action_names[PW_ALERT_ACT_COUNT] = {
@@ -270,7 +271,15 @@ static const char rule_keys[] = "name, enabled, targets, metric, operator, thres
 int pw_alert_rule_parse(const cJSON *obj, const struct pw_alert_rule *base, struct pw_alert_rule *r,
                         char *err, size_t errlen)
 {
-    enum { K_NAME = 1, K_TARGETS = 2, K_METRIC = 4, K_OP = 8, K_THR = 16, K_ACTIONS = 32 };
+    enum {
+        K_NAME = 1,
+        K_TARGETS = 2,
+        K_METRIC = 4,
+        K_OP = 8,
+        K_THR = 16,
+        K_ACTIONS = 32,
+        K_FOCUS = 64
+    };
     unsigned seen = 0;
     const cJSON *v;
     int rc = 0, i;
@@ -311,8 +320,8 @@ int pw_alert_rule_parse(const cJSON *obj, const struct pw_alert_rule *base, stru
             if (!cJSON_IsString(v) || !v->valuestring ||
                 (i = find_name(metric_names, PW_ALERT_METRIC_COUNT, v->valuestring)) < 0)
                 rc = fail(err, errlen,
-                          "\"metric\" must be packet_loss_pct, avg_rtt_ms, cur_rtt_ms, jitter_ms "
-                          "or route_change");
+                          "\"metric\" must be packet_loss_pct, avg_rtt_ms, cur_rtt_ms, jitter_ms, "
+                          "route_change or diagnosis");
             else
                 r->metric = (enum pw_alert_metric)i;
         } else if (strcmp(k, "operator") == 0) {
@@ -330,6 +339,7 @@ int pw_alert_rule_parse(const cJSON *obj, const struct pw_alert_rule *base, stru
             else
                 r->threshold = v->valuedouble;
         } else if (strcmp(k, "focus") == 0) {
+            seen |= K_FOCUS;
             rc = get_whole(v, k, 1, PW_ALERT_FOCUS_MAX, &r->focus, err, errlen);
         } else if (strcmp(k, "duration_samples") == 0) {
             rc = get_whole(v, k, 1, PW_ALERT_DURATION_MAX, &r->duration_samples, err, errlen);
@@ -366,6 +376,22 @@ int pw_alert_rule_parse(const cJSON *obj, const struct pw_alert_rule *base, stru
             return fail(err, errlen,
                         "\"threshold\" of packet_loss_pct is a percentage: 0 to 100 (got %g)",
                         r->threshold);
+        /* diagnosis is 1 or 0: one condition makes sense, so only it is accepted rather than
+         * a comparison that silently never (or always) holds. */
+        if (r->metric == PW_ALERT_DIAG && (r->op != PW_ALERT_GE || r->threshold != 1))
+            return fail(err, errlen,
+                        "metric diagnosis is 1 when a problem is found, else 0: give "
+                        "\"operator\": \">=\" and \"threshold\": 1 (got %s %g)",
+                        pw_alert_op_name(r->op), r->threshold);
+    }
+    if (r->metric == PW_ALERT_DIAG && (seen & (K_METRIC | K_FOCUS))) {
+        if (!(seen & K_FOCUS) && r->focus < PW_ALERT_DIAG_FOCUS_MIN)
+            r->focus = PW_ALERT_DIAG_FOCUS_DEFAULT;
+        if (r->focus < PW_ALERT_DIAG_FOCUS_MIN)
+            return fail(err, errlen,
+                        "\"focus\" of metric diagnosis must be at least %u samples: it judges "
+                        "none on fewer (got %u; default %u)",
+                        PW_ALERT_DIAG_FOCUS_MIN, r->focus, PW_ALERT_DIAG_FOCUS_DEFAULT);
     }
     return 0;
 }
@@ -603,7 +629,7 @@ void pw_alert_eval(const struct pw_alert_rule *r, struct pw_alert_window *w,
                    const struct pw_addr *route, unsigned route_nhops, struct pw_alert_result *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!w->len)
+    if (!w->len || r->metric == PW_ALERT_DIAG)
         return;
     if (r->metric == PW_ALERT_ROUTE) {
         unsigned changes = 0, hop = 0;
@@ -661,4 +687,109 @@ void pw_alert_eval(const struct pw_alert_rule *r, struct pw_alert_window *w,
     }
     }
     out->holds = out->valid && compare(r->op, out->value, r->threshold);
+}
+
+/* ---- the diagnosis metric ---- */
+
+int pw_alert_eval_diagnosis(const struct pw_alert_rule *r, const struct pw_alert_window *w,
+                            const struct pw_addr *route, unsigned route_nhops,
+                            const struct pw_addr *dest, enum pw_proto proto,
+                            struct pw_diagnosis *diag, struct pw_alert_result *out)
+{
+    uint32_t n = w->len, nch = 0;
+    unsigned shown = 0, last_answer = 0, rows = 0;
+    uint8_t row_ttl[PW_TRACE_MAX_HOPS];
+    struct pw_diag_hop *hops = calloc(PW_TRACE_MAX_HOPS, sizeof(*hops));
+    int64_t *times = malloc((n ? n : 1) * sizeof(*times));
+    int32_t *rtt = malloc((size_t)PW_TRACE_MAX_HOPS * (n ? n : 1) * sizeof(*rtt));
+    struct pw_diag_route_change *changes = malloc((n ? n : 1) * sizeof(*changes));
+    struct pw_diagnosis *d = diag ? diag : malloc(sizeof(*d));
+    struct pw_diag_input in;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!hops || !times || !rtt || !changes || !d) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    /* The hop rows as pw_diag_window_load() picks them from the store, newest sample first. */
+    for (uint32_t k = n; k-- > 0;) {
+        const struct pw_alert_point *p = &w->pts[(w->head + k) % w->cap];
+        unsigned nh = p->nhops > PW_TRACE_MAX_HOPS ? PW_TRACE_MAX_HOPS : p->nhops;
+
+        if (!shown && p->reached)
+            shown = nh;
+        for (unsigned ttl = 1; ttl <= nh; ttl++)
+            if (p->rtt_us[ttl - 1] >= 0 && ttl > last_answer)
+                last_answer = ttl;
+    }
+    for (unsigned ttl = 1; ttl <= (shown ? shown : last_answer); ttl++) {
+        bool probed = false;
+
+        for (uint32_t k = 0; k < n && !probed; k++) {
+            const struct pw_alert_point *p = &w->pts[(w->head + k) % w->cap];
+            probed = ttl <= p->nhops && p->rtt_us[ttl - 1] != PW_DIAG_RTT_SKIP;
+        }
+        if (probed)
+            row_ttl[rows++] = (uint8_t)ttl;
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        const struct pw_alert_point *p = &w->pts[(w->head + j) % w->cap];
+
+        times[j] = p->time_us;
+        /* A change flagged with the first sample happened before the window. */
+        if (j > 0 && p->route_changed && p->change_hop >= 1 && p->change_hop <= 64)
+            changes[nch++] = (struct pw_diag_route_change){
+                .time_us = p->time_us,
+                .first_hop = p->change_hop,
+                .hops = UINT64_C(1) << (p->change_hop - 1), /* only the first is known */
+            };
+    }
+    for (unsigned i = 0; i < rows; i++) {
+        unsigned ttl = row_ttl[i];
+
+        hops[i].ttl = (uint8_t)ttl;
+        if (route && ttl <= route_nhops)
+            hops[i].addr = route[ttl - 1];
+        hops[i].rtt_us = rtt + (size_t)i * n;
+        for (uint32_t j = 0; j < n; j++) {
+            const struct pw_alert_point *p = &w->pts[(w->head + j) % w->cap];
+            rtt[(size_t)i * n + j] = ttl <= p->nhops ? p->rtt_us[ttl - 1] : PW_DIAG_RTT_SKIP;
+        }
+    }
+    memset(&in, 0, sizeof(in));
+    in.nsamples = n;
+    in.time_us = times;
+    in.nhops = (uint8_t)rows;
+    in.hop = hops;
+    in.dest_reached = shown != 0 && rows > 0;
+    if (dest)
+        in.dest = *dest;
+    if (!in.dest.family && in.dest_reached)
+        in.dest = hops[rows - 1].addr;
+    in.proto = proto;
+    in.nchanges = nch;
+    in.changes = changes;
+    rc = pw_diag_analyse(&in, NULL, d);
+    if (rc < 0)
+        goto out;
+    out->valid = true;
+    if (pw_diag_fires(d)) {
+        out->value = 1;
+        for (unsigned i = 0; i < d->nproblems; i++) {
+            if (d->problem[i].to_destination) {
+                out->hop = d->problem[i].from_hop;
+                break;
+            }
+        }
+    }
+    out->holds = compare(r->op, out->value, r->threshold);
+out:
+    free(hops);
+    free(times);
+    free(rtt);
+    free(changes);
+    if (d != diag)
+        free(d);
+    return rc;
 }

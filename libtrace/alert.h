@@ -1,17 +1,19 @@
 /* PingWatcher — alert rules and their evaluation (spec §7), as pure functions.
  *
- * A rule names a metric (packet loss, average/current RTT, jitter over a focus window, or route
- * changes), a comparison against a threshold, the hop it looks at, how many consecutive samples
- * the condition must hold before the alert fires, and the actions it runs. Everything here is
- * a pure function of its input: parsing and printing rules (JSON), the per-(rule, target)
- * sample window, the metric, and the lifecycle state machine:
+ * A rule names a metric (packet loss, average/current RTT, jitter over a focus window, route
+ * changes, or the path diagnosis's verdict), a comparison against a threshold, the hop it
+ * looks at, how many consecutive samples the condition must hold before the alert fires, and
+ * the actions it runs. Everything here is a pure function of its input: parsing and printing
+ * rules (JSON), the per-(rule, target) sample window, the metric, and the lifecycle state
+ * machine:
  *
  *   quiet --(holds for duration_samples consecutive samples)--> firing   [TRIGGER]
  *   firing --(still holds, repeat_interval_s since the last notice)--> firing [REPEAT]
  *   firing --(no longer holds)--> quiet                                   [RECOVER]
  *
  * The daemon persists the state (pw_alert_state_encode) so a restart neither forgets a firing
- * alert nor fires it again. No allocation except in pw_alert_window_init(); no I/O.
+ * alert nor fires it again. No allocation except in pw_alert_window_init() and
+ * pw_alert_eval_diagnosis(); no I/O.
  */
 #ifndef PW_ALERT_H
 #define PW_ALERT_H
@@ -22,7 +24,10 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "probe.h"
 #include "trace.h"
+
+struct pw_diagnosis;
 
 #define PW_ALERT_NAME_MAX 63
 #define PW_ALERT_TARGETS_MAX 64
@@ -31,6 +36,10 @@
 #define PW_ALERT_FOCUS_MAX 1000
 #define PW_ALERT_DURATION_MAX 100000
 #define PW_ALERT_REPEAT_MAX 604800 /* s */
+/* diagnosis: the focus window a rule gets when it names none, and the least it may have (the
+ * diagnosis gives no verdict on fewer than 20 samples, pw_diag_params.min_samples). */
+#define PW_ALERT_DIAG_FOCUS_DEFAULT 300
+#define PW_ALERT_DIAG_FOCUS_MIN 20
 
 enum pw_alert_metric {
     PW_ALERT_LOSS,   /* packet_loss_pct over the focus window */
@@ -38,6 +47,8 @@ enum pw_alert_metric {
     PW_ALERT_CUR,    /* cur_rtt_ms: the newest sample */
     PW_ALERT_JITTER, /* jitter_ms over the focus window */
     PW_ALERT_ROUTE,  /* route_change: confirmed route changes within the focus window */
+    PW_ALERT_DIAG,   /* diagnosis: 1 when the path diagnosis of the focus window finds a problem
+                        that persists to the destination, else 0 (pw_alert_eval_diagnosis) */
     PW_ALERT_METRIC_COUNT
 };
 
@@ -94,8 +105,10 @@ const char *pw_alert_action_name(enum pw_alert_action_type t);
  * otherwise r starts as a copy of *base and only the given keys change (update/PATCH). Unknown
  * keys, wrong types and out-of-range values are rejected with a reason in err naming the key;
  * a threshold below 0, or above 100 for packet_loss_pct, too (judged only when obj sets metric
- * or threshold, so a rename of an older rule still applies). "id" is ignored. Returns 0 or
- * PW_E_RANGE. */
+ * or threshold, so a rename of an older rule still applies). The diagnosis metric is 0 or 1:
+ * it requires operator ">=" and threshold 1, and a focus of at least PW_ALERT_DIAG_FOCUS_MIN
+ * samples (PW_ALERT_DIAG_FOCUS_DEFAULT when the object sets the metric but no focus); its "hop"
+ * is ignored (the diagnosis judges the whole path). "id" is ignored. Returns 0 or PW_E_RANGE. */
 int pw_alert_rule_parse(const cJSON *obj, const struct pw_alert_rule *base, struct pw_alert_rule *r,
                         char *err, size_t errlen);
 
@@ -144,6 +157,7 @@ int pw_alert_state_decode(const uint8_t *p, size_t len, struct pw_alert_state *s
 struct pw_alert_point {
     int64_t time_us;
     uint8_t nhops;
+    bool reached;       /* the sample reached the destination (at TTL nhops) */
     bool route_changed; /* a route change was confirmed at this sample */
     uint8_t change_hop; /* its first differing TTL */
     int32_t rtt_us[PW_TRACE_MAX_HOPS];
@@ -171,8 +185,26 @@ struct pw_alert_result {
 
 /* Computes the rule's metric over w for its hop and compares it with the threshold. route is
  * the newest observed route (responders per TTL), used for a hop given by address; it may be
- * NULL otherwise. A metric without a value never holds. */
+ * NULL otherwise. A metric without a value never holds; the diagnosis metric has none here
+ * (it allocates and costs far more: see pw_alert_eval_diagnosis). */
 void pw_alert_eval(const struct pw_alert_rule *r, struct pw_alert_window *w,
                    const struct pw_addr *route, unsigned route_nhops, struct pw_alert_result *out);
+
+/* The diagnosis metric: judges the samples of w (oldest first) with the path diagnosis
+ * (diagnosis.h, default parameters), its hop rows as pw_store_hops() picks them (to the
+ * destination as the newest sample that reached it saw it, else to the last hop that
+ * answered). route (may be NULL): responders per TTL of the newest observed route; dest: the
+ * target's address (may be NULL); proto: the probe type. A route change flagged on a sample
+ * after the first counts as a change at its change_hop. out->value is 1 and out->hop the TTL
+ * where the problem starts when it persists to the destination (pw_diag_fires), else value 0
+ * and hop 0; out->valid is true; holds compares value with the rule's threshold. When diag is
+ * not NULL it receives the whole result (its summary is the alert's message).
+ * Allocates about 4 bytes per sample and hop row (and the result when diag is NULL), freed
+ * before it returns; about 0.1 ms for 300 samples of 10 hops. Returns 0 or -ENOMEM (out then
+ * invalid). */
+int pw_alert_eval_diagnosis(const struct pw_alert_rule *r, const struct pw_alert_window *w,
+                            const struct pw_addr *route, unsigned route_nhops,
+                            const struct pw_addr *dest, enum pw_proto proto,
+                            struct pw_diagnosis *diag, struct pw_alert_result *out);
 
 #endif

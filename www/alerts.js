@@ -345,6 +345,14 @@ function init() {
         if (e.key === 'Escape') closeEditor();
     });
     $('#action-add').addEventListener('click', () => addActionRow(null).focus());
+    // The diagnosis is 1 or 0: the daemon takes only ">= 1", over at least 20 samples.
+    $('#f-metric').addEventListener('change', () => {
+        const f = $('#rule-form').elements;
+        if (f.metric.value !== 'diagnosis') return;
+        f.operator.value = '>=';
+        f.threshold.value = '1';
+        if (!(Number(f.focus.value) >= 20)) f.focus.value = '300';
+    });
     for (const id of ['#f-all', '#f-some']) {
         $(id).addEventListener('change', () => {
             $('#f-targets').disabled = $('#f-all').checked;

@@ -203,6 +203,113 @@ describe('summary and safety on the demo scenario', { skip: why || false }, () =
         assert.match(notes[0], /asymmetric/);
     });
 
+    test('the diagnosis names the lossy path\'s problem hop, marks its row and strip, and the report downloads', async () => {
+        // The scenario loses 3 % from hop 5 (transit2) to the destination: the app needs a few
+        // hundred samples (0.5 s apart) to call it a problem.
+        let api;
+        await stack.waitFor(async () => {
+            api = await stack.api(`/api/targets/${ids.lossy}/diagnosis`);
+            return api.diagnosis.verdict === 'problem';
+        }, 300000, 'the diagnosis of the lossy path');
+        const truth = api.diagnosis.problem;
+        assert.equal(truth.kind, 'loss');
+        assert.equal(truth.from_hop, 5, 'the loss starts at hop 5, as in the scenario');
+        assert.equal(truth.ip, '198.18.21.5');
+        assert.ok(truth.to_destination);
+
+        await page.goto(`/#/target/${ids.lossy}`);
+        await page.waitForSelector(`body[data-rendered="${ids.lossy}"]`);
+        await page.click('label[for="focus-all"]');
+        await page.waitForFunction((id) => document.body.dataset.diagnosis === `${id}:problem` &&
+            window.pw.state.diagKey === `${id}|null|all`, ids.lossy, { timeout: 20000 });
+        const shown = await page.evaluate(() => window.pw.diagnosis.data);
+        assert.equal(shown.focus, null, 'all samples of the hour');
+        const p = shown.diagnosis.problem;
+        assert.equal(p.from_hop, 5);
+
+        // The panel: verdict in words, the hop with its responder and name, its figures.
+        assert.match(await page.textContent('#diag-verdict'), /Problem found/);
+        assert.equal(await page.textContent('#diag-summary'), shown.diagnosis.summary);
+        const item = page.locator('#diag-problems > li.diag-problem');
+        assert.equal(await item.count(), shown.diagnosis.problems.length);
+        assert.equal(await item.first().getAttribute('data-hop'), '5');
+        const text = await item.first().textContent();
+        assert.match(text, /Packet loss from hop 5 — 198\.18\.21\.5 \(transit2\.sim\.example\)/);
+        assert.ok(text.includes(`of ${p.sent} probes lost at the destination (${p.lost} lost;`), text);
+        assert.ok(text.includes(p.text), 'the server\'s explanation, as text');
+
+        // The hop table: that row alone is marked, with a symbol and words.
+        assert.deepEqual(await page.$$eval('#trace-table tbody tr.diag-problem', (trs) => trs.map((tr) => tr.dataset.hop)), ['5']);
+        const mark = page.locator('#trace-table tr[data-hop="5"] th.hop .diag-mark');
+        assert.match(await mark.textContent(), /⚠ \(Packet loss starts here\)/);
+        const rows = await traceRows(page);
+        assert.deepEqual(rows.map((r) => r.hop), rows.map((r, i) => i + 1), 'the hop numbers read as before');
+
+        // The timeline: hop 5's strip is shown and marked, and its choice says so.
+        await page.waitForSelector('.strip.diag-problem[data-hop="5"] .strip-head .diag-badge');
+        assert.equal(await page.textContent('.strip.diag-problem[data-hop="5"] .diag-badge'), '⚠ Packet loss starts here');
+        assert.equal(await page.locator('.strip.diag-problem').count(), 1);
+        assert.ok(await page.isChecked('#tl-hop-5'));
+        assert.match(await page.textContent('label[for="tl-hop-5"]'), /⚠ packet loss starts here/);
+        await screenshot(page, 'diagnosis-lossy');
+
+        // A past moment (double-click on the timeline): the diagnosis judges the hour up to it.
+        const over = page.locator('.strip[data-hop="last"] .u-over');
+        await over.scrollIntoViewIfNeeded();
+        const box = await over.boundingBox();
+        const x = await page.evaluate(() => {
+            const s = window.pw.timeline.strips.get('last');
+            return s.u.valToPos((s.data[0][0] + Date.now() / 1000) / 2, 'x');
+        });
+        const [req] = await Promise.all([
+            page.waitForRequest((r) => r.url().includes('/diagnosis?') && r.url().includes('at=')),
+            page.mouse.dblclick(box.x + x, box.y + box.height / 2),
+        ]);
+        const at = Number(new URL(req.url()).searchParams.get('at')) * 1000;
+        assert.equal(new URL(req.url()).searchParams.get('focus'), null, 'focus all: no focus parameter');
+        await page.waitForFunction((ms) => window.pw.state.at && Math.abs(window.pw.state.at - ms) <= 1 &&
+            window.pw.diagnosis.data && Math.abs(window.pw.diagnosis.data.end_ms - ms) <= 2, at, { timeout: 10000 });
+        await page.click('#back-live');
+        await page.waitForFunction((id) => window.pw.state.diagKey === `${id}|null|all` && window.pw.diagnosis.data.end_ms > Date.now() - 10000, ids.lossy);
+
+        // The evidence report of the timeline's range, as a download.
+        const range = await page.evaluate(() => window.pw.timeline.range());
+        const href = await page.getAttribute('#diag-report', 'href');
+        const u = new URL(href, stack.base);
+        assert.equal(u.pathname, `/api/targets/${ids.lossy}/report`);
+        assert.ok(Math.abs(Number(u.searchParams.get('start')) * 1000 - range.start) < 1000, 'starts with the timeline');
+        const [download] = await Promise.all([page.waitForEvent('download'), page.click('#diag-report')]);
+        assert.match(download.suggestedFilename(), /\.html$/);
+        const { readFileSync } = await import('node:fs');
+        const html = readFileSync(await download.path(), 'utf8');
+        assert.match(html, /^<!DOCTYPE html>/i);
+        assert.ok(html.includes('198.18.21.5'), 'the report names the problem hop');
+        await page.click('label[for="focus-10"]');
+    });
+
+    test('summary rows show the diagnosis verdict with a symbol and words', async () => {
+        await page.goto('/#/summary');
+        await page.waitForFunction(() => document.querySelectorAll('#summary-table tbody tr[data-id] .summary-verdict').length === 4);
+        const api = await stack.api('/api/summary');
+        const web = api.targets.find((t) => t.id === ids.web);
+        assert.equal(web.verdict, 'clean', `the clean path: ${web.verdict_summary}`);
+        for (const t of api.targets) assert.ok(['problem', 'clean', 'insufficient_data'].includes(t.verdict), t.verdict);
+        // What the page shows is what its answer said, as symbol and words.
+        const shown = await page.$$eval('#summary-table tbody tr[data-id]', (trs) => trs.map((tr) => {
+            const b = tr.querySelector('.summary-verdict');
+            const r = window.pw.summary.rows.get(Number(tr.dataset.id));
+            return { id: Number(tr.dataset.id), verdict: b.dataset.verdict, want: r.verdict, hop: r.verdict_hop, text: b.textContent, title: b.title, summary: r.verdict_summary };
+        }));
+        const words = { problem: /^⚠ problem( at hop \d+)? \(/, clean: /^✓ path clean \(/, insufficient_data: /^… judging \(/ };
+        for (const s of shown) {
+            assert.equal(s.verdict, s.want);
+            assert.match(s.text, words[s.verdict]);
+            assert.ok(s.title.endsWith(s.summary), 'the sentence in the tooltip');
+            if (s.verdict === 'problem' && s.hop) assert.ok(s.text.includes(`at hop ${s.hop}`));
+        }
+        assert.equal(shown.find((s) => s.id === ids.web).verdict, 'clean');
+    });
+
     test('the dark summary renders', async () => {
         const p = await newPage(browser, stack.base, { colorScheme: 'dark' });
         await p.goto('/#/summary');

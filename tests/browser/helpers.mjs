@@ -20,11 +20,11 @@ export async function traceRows(page) {
             if (!c) return null;
             // The value without the severity symbol.
             const clone = c.cloneNode(true);
-            clone.querySelectorAll('.sev, .multi, .dns-sub').forEach((s) => s.remove());
+            clone.querySelectorAll('.sev, .multi, .dns-sub, .diag-mark').forEach((s) => s.remove());
             return clone.textContent.trim();
         };
         return {
-            hop: Number(tr.querySelector('th').textContent),
+            hop: Number(tr.dataset.hop), // the hop cell may carry the diagnosis's mark
             ip: text('ip'),
             dns: text('dns'),
             avg: text('avg'),

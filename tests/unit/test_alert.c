@@ -7,6 +7,7 @@
 
 #include "alert.h"
 #include "check.h"
+#include "diagnosis.h"
 #include "error.h"
 #include "stats.h"
 #include "store.h"
@@ -389,6 +390,137 @@ static void test_route_change(void)
     pw_alert_window_deinit(&w);
 }
 
+/* A path of 6 hops to 10.0.0.6, every sample reaching it; hops from lossy_from on lose every
+ * tenth sample (lossy_from 0: none do), hop only_hop alone every third (0: none). */
+static void diag_point(struct pw_alert_point *p, unsigned k, unsigned lossy_from, unsigned only_hop)
+{
+    memset(p, 0, sizeof(*p));
+    p->time_us = T0 + k * STEP;
+    p->nhops = 6;
+    p->reached = true;
+    for (unsigned ttl = 1; ttl <= 6; ttl++) {
+        bool lost = (lossy_from && ttl >= lossy_from && k % 10 == 3) ||
+                    (only_hop && ttl == only_hop && k % 3 == 0);
+        p->rtt_us[ttl - 1] = lost ? PW_RTT_LOST : (int32_t)(1000 * ttl + 50 * (k % 7));
+    }
+}
+
+static void test_diagnosis(void)
+{
+    struct pw_alert_rule r =
+        rule_of("{\"name\":\"d\",\"targets\":[1],\"metric\":\"diagnosis\",\"operator\":\">=\","
+                "\"threshold\":1,\"actions\":[{\"type\":\"log\"}]}");
+    struct pw_alert_rule patched;
+    struct pw_alert_window w;
+    struct pw_alert_point p;
+    struct pw_alert_result res;
+    struct pw_diagnosis *d = malloc(sizeof(*d));
+    struct pw_addr route[6], dest;
+    char err[256] = "", ip[PW_ADDR_STRLEN];
+    cJSON *o;
+
+    /* Parsing: the metric is 0 or 1, so only ">= 1" is accepted; the focus defaults to 300
+     * samples and may not be below 20; the name round-trips. */
+    CHECK_INT(r.metric, PW_ALERT_DIAG);
+    CHECK_STR(pw_alert_metric_name(r.metric), "diagnosis");
+    CHECK_INT(r.focus, PW_ALERT_DIAG_FOCUS_DEFAULT);
+    CHECK_INT(parse_err("{\"name\":\"d\",\"targets\":[1],\"metric\":\"diagnosis\","
+                        "\"operator\":\">\",\"threshold\":0,\"actions\":[{\"type\":\"log\"}]}",
+                        err, sizeof(err)),
+              PW_E_RANGE);
+    CHECK(strstr(err, "\"operator\": \">=\" and \"threshold\": 1") != NULL);
+    CHECK_INT(parse_err("{\"name\":\"d\",\"targets\":[1],\"metric\":\"diagnosis\","
+                        "\"operator\":\">=\",\"threshold\":1,\"focus\":10,"
+                        "\"actions\":[{\"type\":\"log\"}]}",
+                        err, sizeof(err)),
+              PW_E_RANGE);
+    CHECK(strstr(err, "at least 20 samples") != NULL);
+    /* An update to the metric alone (from a loss rule with focus 5) gets the default focus;
+     * one that keeps another metric's ">" is refused. */
+    o = cJSON_Parse("{\"metric\":\"diagnosis\",\"operator\":\">=\",\"threshold\":1}");
+    {
+        struct pw_alert_rule loss =
+            rule_of("{\"name\":\"l\",\"targets\":[1],\"metric\":\"packet_loss_pct\",\"operator\":"
+                    "\">\",\"threshold\":5,\"focus\":5,\"actions\":[{\"type\":\"log\"}]}");
+        CHECK_INT(pw_alert_rule_parse(o, &loss, &patched, err, sizeof(err)), 0);
+        CHECK_INT(patched.focus, PW_ALERT_DIAG_FOCUS_DEFAULT);
+        cJSON_Delete(o);
+        o = cJSON_Parse("{\"metric\":\"diagnosis\"}");
+        CHECK_INT(pw_alert_rule_parse(o, &loss, &patched, err, sizeof(err)), PW_E_RANGE);
+    }
+    cJSON_Delete(o);
+    o = pw_alert_rule_json(&r);
+    CHECK_INT(pw_alert_rule_parse(o, NULL, &patched, err, sizeof(err)), 0);
+    CHECK_INT(patched.metric, PW_ALERT_DIAG);
+    cJSON_Delete(o);
+
+    for (unsigned i = 0; i < 6; i++) {
+        snprintf(ip, sizeof(ip), "10.0.0.%u", i + 1);
+        CHECK_INT(pw_addr_parse(ip, &route[i]), 0);
+    }
+    dest = route[5];
+
+    /* Loss from hop 4 to the destination (30 of 300): a problem starting at hop 4. */
+    CHECK_INT(pw_alert_window_init(&w, r.focus), 0);
+    for (unsigned k = 0; k < 300; k++) {
+        diag_point(&p, k, 4, 0);
+        pw_alert_window_push(&w, &p);
+    }
+    CHECK_INT(pw_alert_eval_diagnosis(&r, &w, route, 6, &dest, PW_PROTO_ICMP, d, &res), 0);
+    CHECK(res.valid && res.holds);
+    CHECK_NEAR(res.value, 1, 0);
+    CHECK_INT(res.hop, 4);
+    CHECK_INT(d->verdict, PW_DIAG_PROBLEM);
+    CHECK_INT(d->samples, 300);
+    CHECK_INT(d->problem[0].from_hop, 4);
+    CHECK_INT(d->problem[0].lost, 30);
+    CHECK(d->problem[0].to_destination);
+    CHECK(strstr(d->summary, "10.0.0.4") != NULL);
+    /* pw_alert_eval gives the diagnosis no value (it would allocate). */
+    pw_alert_eval(&r, &w, route, 6, &res);
+    CHECK(!res.valid && !res.holds);
+    /* Without a result buffer: the same answer. */
+    CHECK_INT(pw_alert_eval_diagnosis(&r, &w, NULL, 0, NULL, PW_PROTO_ICMP, NULL, &res), 0);
+    CHECK(res.holds);
+    CHECK_INT(res.hop, 4);
+
+    /* The window slides to a clean path: no problem, value 0. */
+    for (unsigned k = 300; k < 600; k++) {
+        diag_point(&p, k, 0, 0);
+        pw_alert_window_push(&w, &p);
+    }
+    CHECK_INT(pw_alert_eval_diagnosis(&r, &w, route, 6, &dest, PW_PROTO_ICMP, d, &res), 0);
+    CHECK(res.valid && !res.holds);
+    CHECK_NEAR(res.value, 0, 0);
+    CHECK_INT(res.hop, 0);
+    CHECK_INT(d->verdict, PW_DIAG_CLEAN);
+
+    /* Loss at hop 3 alone (a third of its answers) does not persist: not a problem. */
+    for (unsigned k = 600; k < 900; k++) {
+        diag_point(&p, k, 0, 3);
+        pw_alert_window_push(&w, &p);
+    }
+    CHECK_INT(pw_alert_eval_diagnosis(&r, &w, route, 6, &dest, PW_PROTO_ICMP, d, &res), 0);
+    CHECK(res.valid && !res.holds);
+    CHECK_INT(d->verdict, PW_DIAG_CLEAN);
+    CHECK(d->nnotes >= 1);
+    CHECK_INT(d->note[0].kind, PW_DIAG_NOTE_ICMP_DEPRIORITISED);
+    CHECK_INT(d->note[0].hop, 3);
+    pw_alert_window_deinit(&w);
+
+    /* Ten samples, all lossy from hop 4: too few to judge, never holds. */
+    CHECK_INT(pw_alert_window_init(&w, r.focus), 0);
+    for (unsigned k = 0; k < 10; k++) {
+        diag_point(&p, 3 + 10 * k, 4, 0);
+        pw_alert_window_push(&w, &p);
+    }
+    CHECK_INT(pw_alert_eval_diagnosis(&r, &w, route, 6, &dest, PW_PROTO_ICMP, d, &res), 0);
+    CHECK(res.valid && !res.holds);
+    CHECK_INT(d->verdict, PW_DIAG_INSUFFICIENT);
+    pw_alert_window_deinit(&w);
+    free(d);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -491,6 +623,7 @@ int main(void)
     test_repeat();
     test_metric();
     test_route_change();
+    test_diagnosis();
     test_restart();
     printf("%d checks, %d failed\n", check_count, check_failures);
     return check_failures != 0;

@@ -12,6 +12,7 @@ import { TraceGraph } from './tracegraph.js';
 import { PRESETS, Timeline, routeText } from './timeline.js';
 import { SPARK_POINTS, SPARK_WINDOW_MS, Summary } from './summary.js';
 import { Sessions, exportUrl, sessionRow } from './sessions.js';
+import { DiagnosisPanel, problemLabel, reportUrl } from './diagnosis.js';
 
 const state = {
     view: null,
@@ -28,9 +29,13 @@ const state = {
     configs: [],
     firing: new Map(), // target id -> [{ rule, name, since_ms }] of the alerts firing
     firingKey: null, // what the alert banner shows, to leave it alone when nothing changed
+    diagKey: null, // target|at|focus of the diagnosis shown or asked for
+    diagAt: 0, // when it was asked for (ms)
+    diagTimer: null,
+    diagShown: new Set(), // target:hop strips the diagnosis has put on the timeline
 };
 
-let traceGraph, timeline, summary, sessions;
+let traceGraph, timeline, summary, sessions, diagnosis;
 
 /* ---------------------------------------------------------------- targets */
 
@@ -265,12 +270,81 @@ async function loadHops() {
                 traceGraph.render(d);
                 if (!at) timeline.setHops(d.hops || []);
                 renderHistoryBanner();
+                loadDiagnosis();
             } while (state.hopsAgain);
         } finally {
             state.hopsBusy = false;
         }
     })();
     return state.hopsPromise;
+}
+
+/* ---------------------------------------------------------------- diagnosis */
+
+/* The diagnosis follows the hop table (its focus, its past moment) and is asked for with each
+ * of its refreshes; live at most every DIAG_LIVE_MS, as the app judges up to an hour of
+ * samples each time. */
+const DIAG_LIVE_MS = 5000;
+
+function diagViewKey() {
+    return `${state.targetId}|${state.at}|${settings().focus}`;
+}
+
+async function loadDiagnosis() {
+    const id = state.targetId;
+    if (!id || state.view !== 'target') return;
+    const at = state.at;
+    const focus = settings().focus;
+    const key = diagViewKey();
+    const since = Date.now() - state.diagAt;
+    clearTimeout(state.diagTimer);
+    if (key === state.diagKey && (at || since < DIAG_LIVE_MS)) {
+        // The same view: a past moment stays as it was; live, once more when the time is up.
+        if (!at) state.diagTimer = setTimeout(loadDiagnosis, DIAG_LIVE_MS - since);
+        return;
+    }
+    if (key !== state.diagKey) {
+        diagnosis.reset();
+        traceGraph.setProblems(new Map());
+        timeline.setProblem(null);
+    }
+    state.diagKey = key;
+    state.diagAt = Date.now();
+    let d;
+    try {
+        d = await getJSON(`/api/targets/${id}/diagnosis`, {
+            focus: focus === 'all' ? null : focus,
+            at: at ? (at / 1000).toFixed(3) : null,
+        });
+    } catch (e) {
+        if (key === diagViewKey()) {
+            state.diagKey = null; // the next table refresh tries again
+            diagnosis.reset(`The diagnosis could not be loaded: ${e.message}`);
+        }
+        return;
+    }
+    if (key !== diagViewKey()) return; // the view moved on meanwhile
+    diagnosis.render(d);
+    const problems = d.diagnosis.problems || [];
+    traceGraph.setProblems(new Map(problems.map((p) => [p.from_hop, problemLabel(p)])));
+    const first = problems[0];
+    timeline.setProblem(first ? { hop: first.from_hop, label: problemLabel(first) } : null);
+    // The problem hop's strip joins the timeline once per target and hop (hidden again, it stays so).
+    if (first && !state.diagShown.has(`${id}:${first.from_hop}`)) {
+        state.diagShown.add(`${id}:${first.from_hop}`);
+        showHopStrip(first.from_hop, false);
+    }
+    document.body.dataset.diagnosis = `${id}:${d.diagnosis.verdict}`;
+}
+
+function showHopStrip(hop, scroll) {
+    const key = hop === timeline.finalHop ? 'last' : hop;
+    const done = timeline.shown.includes(key) ? Promise.resolve() : timeline.toggleHop(key, true);
+    if (scroll) {
+        const strip = timeline.strips.get(key);
+        (strip ? strip.box : $('#timeline')).scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+    }
+    return done;
 }
 
 function renderHistoryBanner() {
@@ -493,6 +567,7 @@ function onRangeChanged(r) {
     const end = r.follow ? Date.now() : r.end;
     $('#export-csv').href = exportUrl(id, 'csv', r.start, end);
     $('#export-json').href = exportUrl(id, 'json', r.start, end);
+    $('#diag-report').href = reportUrl(id, r.start, end);
     clear($('#visible-range-text')).append('The timeline shows ', timeEl(r.start), ' to ',
         r.follow ? 'now' : timeEl(r.end), '.');
 }
@@ -822,13 +897,19 @@ async function start() {
     });
     summary = new Summary($('#view-summary'), { open: (id) => { location.hash = `#/target/${id}`; } });
     sessions = new Sessions($('#view-sessions'), { open: openSession });
+    diagnosis = new DiagnosisPanel($('#diagnosis'), { showHop: (hop) => showHopStrip(hop, true) });
+    // A live range ends now when the report is asked for, not when the range last moved.
+    $('#diag-report').addEventListener('click', () => {
+        const r = timeline.range();
+        if (state.targetId) $('#diag-report').href = reportUrl(state.targetId, r.start, r.follow ? Date.now() : r.end);
+    });
     wireHtmx();
     wireSettings();
     wireTargetView();
     wireTargetBar();
     window.addEventListener('hashchange', () => route());
     // For the tests and the benchmark: the objects behind the page.
-    window.pw = { state, timeline, traceGraph, summary, settings };
+    window.pw = { state, timeline, traceGraph, summary, settings, diagnosis };
     try {
         await Promise.all([loadTargets(), loadConfigs()]);
     } catch (e) {

@@ -1,8 +1,10 @@
 // PingWatcher page — the summary: every target's final hop side by side (Avg, Min, Cur, PL%,
-// a sparkline of recent latency and loss, the alerts firing), sortable by any column, live.
+// a sparkline of recent latency and loss, the alerts firing, the path diagnosis's verdict),
+// sortable by any column, live.
 
 import { $, clear, el, fmtMs, fmtPct, svg } from './util.js';
 import { SEVERITY, latencySeverity, lossSeverity } from './settings.js';
+import { VERDICT } from './diagnosis.js';
 
 const COLS = [
     { key: 'name', title: 'Target', type: 'text' },
@@ -132,7 +134,7 @@ export class Summary {
         const link = el('a', { href: `#/target/${r.id}` }, r.name || r.host);
         const tr = el('tr', { dataset: { id: String(r.id) }, className: 'clickable' + (r.paused ? ' paused' : '') },
             el('th', { scope: 'row' }, link, r.paused ? el('span', { className: 'badge' }, 'paused') : null,
-                firingBadge(this.firing.get(r.id))),
+                firingBadge(this.firing.get(r.id)), verdictBadge(r)),
             el('td', { className: 'host' }, r.host),
             num('avg_ms', r.avg_ms, latSev),
             num('min_ms', r.min_ms, 0),
@@ -156,6 +158,19 @@ function firingBadge(names) {
     const label = `${names.length === 1 ? 'Alert' : 'Alerts'} firing: ${names.join(', ')}`;
     return el('a', { href: 'alerts.html', className: 'firing-badge', title: label, 'aria-label': label },
         el('span', { 'aria-hidden': 'true' }, '⚠ '), names.length === 1 ? 'alert' : `${names.length} alerts`);
+}
+
+/* The diagnosis of the newest samples (/api/summary's verdict): symbol and words, the whole
+ * sentence in the tooltip. Refreshed with the summary's periodic reload, not the live events. */
+function verdictBadge(r) {
+    const v = VERDICT[r.verdict];
+    if (!v) return null;
+    const short = r.verdict === 'problem' ? (r.verdict_hop ? `problem at hop ${r.verdict_hop}` : 'problem') :
+        r.verdict === 'clean' ? 'path clean' : 'judging';
+    const label = `Diagnosis: ${v.word}` + (r.verdict_summary ? `. ${r.verdict_summary}` : '');
+    return el('span', { className: `summary-verdict diag-${v.cls}`, title: label, dataset: { verdict: r.verdict } },
+        el('span', { 'aria-hidden': 'true' }, v.icon + ' '), short,
+        el('span', { className: 'sr-only' }, ` (${label})`));
 }
 
 function icon(sev) {

@@ -41,6 +41,7 @@ export class Timeline {
         this.pickAt = null;
         this.finalHop = null;
         this.hopInfo = new Map();
+        this.problem = null; // { hop, label } where the diagnosis finds a problem starting
         this.gen = 0;
         this.stats = { lastFetchMs: 0, lastRedrawMs: 0, lastFullMs: 0 };
         this.refetchSoon = debounce(() => this.refetch(), 200);
@@ -59,6 +60,7 @@ export class Timeline {
         this.pickAt = null;
         this.finalHop = null;
         this.hopInfo = new Map();
+        this.problem = null;
         this.hopSig = null;
         this.resolutionS = null;
         this.slowLive = null;
@@ -168,7 +170,10 @@ export class Timeline {
         this.finalHop = fin;
         this.hopInfo = new Map(hops.map((h) => [h.hop, h]));
         this.renderHopChoices();
-        for (const s of this.strips.values()) this.stripTitle(s);
+        for (const s of this.strips.values()) {
+            this.stripTitle(s);
+            this.markStrip(s);
+        }
     }
 
     renderHopChoices() {
@@ -179,13 +184,39 @@ export class Timeline {
             if (n === this.finalHop) continue;
             items.push([n, `${n}${h.ip ? ' ' + h.ip : ''}`]);
         }
+        const marked = this.problemKey();
         for (const [key, label] of items) {
             const id = 'tl-hop-' + key;
             const cb = el('input', { type: 'checkbox', id, value: String(key) });
             cb.checked = this.shown.includes(key);
             cb.addEventListener('change', () => this.toggleHop(key, cb.checked));
-            this.hopsBox.append(el('li', null, cb, el('label', { for: id }, label)));
+            this.hopsBox.append(el('li', null, cb, el('label', { for: id }, label,
+                key === marked ? el('span', { className: 'diag-badge' }, ' ⚠ ', this.problem.label.toLowerCase()) : null)));
         }
+    }
+
+    /* The strip key of the problem hop ('last' when it is the final hop), or null. */
+    problemKey() {
+        if (!this.problem) return null;
+        return this.problem.hop === this.finalHop ? 'last' : this.problem.hop;
+    }
+
+    /* Marks the strip (and its choice) of the hop where the diagnosis finds a problem
+     * starting: { hop, label } or null. */
+    setProblem(p) {
+        const same = (a, b) => (a && b ? a.hop === b.hop && a.label === b.label : a === b);
+        if (same(p, this.problem)) return;
+        this.problem = p;
+        this.renderHopChoices();
+        for (const s of this.strips.values()) this.markStrip(s);
+    }
+
+    markStrip(s) {
+        const on = s.key === this.problemKey();
+        s.box.classList.toggle('diag-problem', on);
+        const old = s.box.querySelector('.strip-head .diag-badge');
+        if (old) old.remove();
+        if (on) s.title.after(el('span', { className: 'diag-badge' }, '⚠ ', this.problem.label));
     }
 
     toggleHop(key, on) {
@@ -240,6 +271,7 @@ export class Timeline {
         hide.addEventListener('click', () => this.toggleHop(key, false));
         const s = { key, box, title, readout, plotBox, u: null, meta: null, data: null, markers: [] };
         this.stripTitle(s);
+        this.markStrip(s);
         s.u = this.makePlot(s);
         this.bindInteractions(s);
         return s;

@@ -18,6 +18,7 @@ export class TraceGraph {
         this.wrap = $('#tg-wrap', root);
         this.notes = $('#tg-notes', root);
         this.data = null;
+        this.problems = new Map(); // hop -> words marking it (the diagnosis, diagnosis.js)
         this.scaleMax = 1;
         new ResizeObserver(() => this.drawOverlay()).observe(this.wrap);
     }
@@ -82,7 +83,29 @@ export class TraceGraph {
         );
         tr.title = `Hop ${h.hop}: ${h.sent} sent, ${h.lost} lost` +
             (h.max_ms !== null && h.max_ms !== undefined ? `, max ${fmtMs(h.max_ms)} ms` : '');
+        this.markProblem(tr);
         return tr;
+    }
+
+    /* The hops where the diagnosis finds a problem starting: a Map hop -> words. */
+    setProblems(problems) {
+        this.problems = problems;
+        for (const tr of this.tbody.rows) this.markProblem(tr);
+    }
+
+    /* A class on the row, and a symbol with words after the hop number. */
+    markProblem(tr) {
+        const label = tr.dataset.hop ? this.problems.get(Number(tr.dataset.hop)) : null;
+        const th = tr.querySelector('th.hop');
+        tr.classList.toggle('diag-problem', !!label);
+        if (!th) return;
+        const old = th.querySelector('.diag-mark');
+        if (old && old.title === label) return;
+        if (old) old.remove();
+        if (label) {
+            th.append(el('span', { className: 'diag-mark', title: label },
+                el('span', { 'aria-hidden': 'true' }, ' ⚠'), el('span', { className: 'sr-only' }, ` (${label})`)));
+        }
     }
 
     drawAxis() {
