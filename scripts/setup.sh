@@ -10,7 +10,7 @@ packages=(
     libnet1-dev libpcap-dev liblmdb-dev lmdb-utils libcjson-dev libcurl4-openssl-dev libfcgi-dev
     libc-ares-dev
     libsqlite3-dev
-    python3 iproute2 nftables mtr-tiny fping nginx-light wrk chromium
+    python3 iproute2 nftables mtr-tiny fping nginx-light apache2 wrk chromium
 )
 
 missing=()
@@ -26,8 +26,24 @@ if ((${#missing[@]})); then
     fi
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    # The tests start nginx and Apache with configurations of their own: keep the packages'
+    # system services from starting (both would want port 80) while installing.
+    own_policy=false
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        own_policy=true
+    fi
+    rc=0
+    apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends \
+        "${missing[@]}" >/dev/null || rc=$?
+    if $own_policy; then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+    if [ "$rc" -ne 0 ]; then
+        echo "setup: installing packages failed (apt-get status $rc)" >&2
+        exit 1
+    fi
 fi
 
 build=${1:-build}
