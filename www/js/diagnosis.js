@@ -64,7 +64,7 @@ export class DiagnosisPanel {
         this.verdict.className = `diag-verdict diag-${v.cls}`;
         this.summary.textContent = d.summary;
 
-        clear(this.problems).append(...(d.problems || []).map((p) => this.problem(p)));
+        clear(this.problems).append(...(d.problems || []).map((p) => this.problem(p, d.summary)));
         clear(this.notes).append(...(d.notes || []).map((n) => el('li', {
             className: `note note-info diag-note diag-note-${n.kind}`,
             dataset: { hop: n.hop === null ? '' : String(n.hop) },
@@ -87,13 +87,13 @@ export class DiagnosisPanel {
         clear(this.scope).append(...parts.flat());
     }
 
-    problem(p) {
+    problem(p, summary) {
         const where = [p.ip, p.dns ? `(${p.dns})` : ''].filter(Boolean).join(' ');
         const end = p.to_destination ? 'the destination' : `hop ${p.end_hop}`;
         const figures = [];
         if (p.kind === 'loss' || p.loss_pct > 0) {
-            figures.push(`${fmtPct(p.loss_pct)} % of ${p.sent} probes lost at ${end} ` +
-                `(${p.lost} lost; 95 % interval ${fmtPct(p.loss_ci[0])}–${fmtPct(p.loss_ci[1])} %)`);
+            figures.push(`${p.lost} of ${p.sent} probes lost at ${end}: ${fmtPct(p.loss_pct)} % ` +
+                `(95 % confidence interval ${fmtPct(p.loss_ci[0])}–${fmtPct(p.loss_ci[1])} %)`);
         }
         if (p.added_ms !== null && p.added_ms !== undefined) {
             figures.push(`${fmtMs(p.added_ms)} ms added: ${fmtMs(p.base_ms)} ms before hop ${p.from_hop}, ` +
@@ -110,7 +110,7 @@ export class DiagnosisPanel {
                 `${KIND[p.kind] || 'Problem'} from hop ${p.from_hop}`, where ? ` — ${where}` : ''),
             p.since_us ? el('span', { className: 'muted' }, ' since ', timeEl(p.since_us / 1000)) : null,
             el('ul', { className: 'diag-figures' }, ...figures.map((f) => el('li', null, f))),
-            el('p', { className: 'diag-text' }, p.text),
+            p.text !== summary ? el('p', { className: 'diag-text' }, p.text) : null,
             show);
     }
 }

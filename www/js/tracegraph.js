@@ -89,8 +89,10 @@ export class TraceGraph {
 
     /* The hops where the diagnosis finds a problem starting: a Map hop -> words. */
     setProblems(problems) {
+        const had = this.problems.size > 0;
         this.problems = problems;
         for (const tr of this.tbody.rows) this.markProblem(tr);
+        if (had !== (problems.size > 0) && this.data) this.renderNotes(this.data.hops || []);
     }
 
     /* A class on the row, and a symbol with words after the hop number. */
@@ -212,8 +214,9 @@ export class TraceGraph {
                     'answering probes addressed to them (ICMP deprioritisation). That is usually ' +
                     'not a problem; loss that starts at a hop and continues to the destination is.']);
             }
-            // Loss that starts somewhere and continues to the end.
-            if (lastLoss >= 1) {
+            // Loss that starts somewhere and continues to the end; once the diagnosis has placed
+            // a problem its panel says where, with confidence intervals this rule lacks.
+            if (lastLoss >= 1 && !this.problems.size) {
                 let start = withData.length - 1;
                 while (start > 0 && withData[start - 1].loss_pct >= lastLoss * 0.5 &&
                     withData[start - 1].loss_pct >= 1) start--;
