@@ -204,7 +204,7 @@ def case_episodes(ctx):
             # Refused: a command the configuration does not name; a URL outside the allowlist.
             for bad, what in ((
                     {"type": "command", "name": "rm"}, "no command"),
-                    ({"type": "webhook", "url": "http://10.1.2.3/x"}, "webhook_allow")):
+                    ({"type": "webhook", "url": "http://192.0.2.10/x"}, "webhook_allow")):
                 r = d.request({"cmd": "alert.create", "args": {"rule": {
                     "name": "bad", "targets": "all", "metric": "avg_rtt_ms", "operator": ">",
                     "threshold": 1, "actions": [bad]}}})

@@ -98,7 +98,7 @@ def bad_inputs(st, tid, rid):
         ("POST", "/api/alerts", b(colour="red"), 400, "unknown key \"colour\"", None),
         ("POST", "/api/alerts", b(actions=[{"type": "command", "name": "rm"}]), 400,
          "command", None),
-        ("POST", "/api/alerts", b(actions=[{"type": "webhook", "url": "http://10.1.2.3/x"}]),
+        ("POST", "/api/alerts", b(actions=[{"type": "webhook", "url": "http://192.0.2.10/x"}]),
          400, "webhook_allow", None),
         ("POST", "/api/alerts", b(actions=[{"type": "email", "to": "ops@sim.example"}]), 400,
          "smtp", None),

@@ -44,7 +44,7 @@ static void test_parse(void)
     struct pw_alert_rule r =
         rule_of("{\"name\":\"loss\",\"targets\":[\"3\",4],\"metric\":\"packet_loss_pct\","
                 "\"operator\":\">=\","
-                "\"threshold\":10,\"focus\":5,\"duration_samples\":3,\"hop\":\"10.0.0.1\","
+                "\"threshold\":10,\"focus\":5,\"duration_samples\":3,\"hop\":\"198.18.7.1\","
                 "\"repeat_interval_s\":60,\"actions\":[{\"type\":\"webhook\",\"url\":\"http://"
                 "127.0.0.1:9/x\"},"
                 "{\"type\":\"log\"},{\"type\":\"command\",\"name\":\"page-oncall\"},"
@@ -75,7 +75,7 @@ static void test_parse(void)
     CHECK_INT(back.nactions, 6);
     CHECK_INT(back.hop_kind, PW_ALERT_HOP_ADDR);
     txt = cJSON_PrintUnformatted(j);
-    CHECK(strstr(txt, "\"hop\":\"10.0.0.1\"") != NULL);
+    CHECK(strstr(txt, "\"hop\":\"198.18.7.1\"") != NULL);
     free(txt);
     cJSON_Delete(j);
 
