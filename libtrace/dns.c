@@ -397,7 +397,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
     lru_push_head(d, idx);
 }
 
-/* Writes the reverse-lookup name of a ("4.3.2.1.in-addr.arpa", nibbles + "ip6.arpa"). */
+/* Writes the reverse-lookup name of a ("1.0.18.198.in-addr.arpa", nibbles + "ip6.arpa"). */
 static void reverse_name(const struct pw_addr *a, char *buf, size_t len)
 {
     static const char hex[] = "0123456789abcdef";

@@ -330,8 +330,8 @@ static void test_metric(void)
     CHECK_INT(res.hop, 2);
     /* By address: hop 3's responder. */
     memset(route, 0, sizeof(route));
-    pw_addr_parse("10.0.0.3", &route[2]);
-    pw_addr_parse("10.0.0.3", &r.hop_addr);
+    pw_addr_parse("198.18.0.23", &route[2]);
+    pw_addr_parse("198.18.0.23", &r.hop_addr);
     r.hop_kind = PW_ALERT_HOP_ADDR;
     r.threshold = 2.5;
     pw_alert_eval(&r, &w, route, 4, &res);
@@ -339,7 +339,7 @@ static void test_metric(void)
     CHECK_NEAR(res.value, 3, 1e-9);
     CHECK(res.holds);
     /* An address not on the route: no value, never holds. */
-    pw_addr_parse("10.9.9.9", &r.hop_addr);
+    pw_addr_parse("198.18.9.9", &r.hop_addr);
     pw_alert_eval(&r, &w, route, 4, &res);
     CHECK(!res.valid && !res.holds);
     /* any: the first hop above 2.5 ms is hop 3. */
@@ -390,7 +390,7 @@ static void test_route_change(void)
     pw_alert_window_deinit(&w);
 }
 
-/* A path of 6 hops to 10.0.0.6, every sample reaching it; hops from lossy_from on lose every
+/* A path of 6 hops to 198.18.0.26, every sample reaching it; hops from lossy_from on lose every
  * tenth sample (lossy_from 0: none do), hop only_hop alone every third (0: none). */
 static void diag_point(struct pw_alert_point *p, unsigned k, unsigned lossy_from, unsigned only_hop)
 {
@@ -455,7 +455,7 @@ static void test_diagnosis(void)
     cJSON_Delete(o);
 
     for (unsigned i = 0; i < 6; i++) {
-        snprintf(ip, sizeof(ip), "10.0.0.%u", i + 1);
+        snprintf(ip, sizeof(ip), "198.18.0.2%u", i + 1);
         CHECK_INT(pw_addr_parse(ip, &route[i]), 0);
     }
     dest = route[5];
@@ -475,7 +475,7 @@ static void test_diagnosis(void)
     CHECK_INT(d->problem[0].from_hop, 4);
     CHECK_INT(d->problem[0].lost, 30);
     CHECK(d->problem[0].to_destination);
-    CHECK(strstr(d->summary, "10.0.0.4") != NULL);
+    CHECK(strstr(d->summary, "198.18.0.24") != NULL);
     /* pw_alert_eval gives the diagnosis no value (it would allocate). */
     pw_alert_eval(&r, &w, route, 6, &res);
     CHECK(!res.valid && !res.holds);

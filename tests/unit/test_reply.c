@@ -796,13 +796,13 @@ static void test_spoofed(void)
     size_t len;
 
     memcpy(quote, te_udp4 + 28, 28);
-    memcpy(quote + 16, (const uint8_t[]){10, 9, 8, 7}, 4);
+    memcpy(quote + 16, (const uint8_t[]){198, 19, 8, 7}, 4);
     put16(quote + 20, 1);
     put16(quote + 22, 2);
     put16(quote + 26, 0xdead);
     len = build_error(buf, AF_INET, R4, S4, 11, 0, quote, sizeof(quote));
     CHECK_INT(pw_reply_parse(buf, len, &r), 0);
-    CHECK(addr_is(&r.probe_dst, "10.9.8.7"));
+    CHECK(addr_is(&r.probe_dst, "198.19.8.7"));
     CHECK_INT(r.sport, 1);
     CHECK_INT(r.dport, 2);
     CHECK_INT(r.probe_id, 0xdead);
