@@ -19,7 +19,7 @@
 #include "daemon-int.h"
 #include "diagnosis.h"
 #include "error.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 #define QUEUE_MAX 256
 #define IMAGE_SPAN_US (600 * INT64_C(1000000)) /* the image shows 10 minutes before the event */
@@ -369,14 +369,14 @@ struct outcome {
 
 static const char *time_iso(int64_t us, char *buf, size_t len)
 {
-    return pwd_time_format(us, buf, len);
+    return pw_timefmt_rfc3339_us(us, buf, len);
 }
 
 /* The documented webhook payload (conf/README.md, "Alert webhook payload"). */
 static char *payload_json(const struct job *j)
 {
     cJSON *o = cJSON_CreateObject(), *r, *t;
-    char when[PWD_TIME_STRLEN];
+    char when[PW_TIMEFMT_STRLEN];
     char *s = NULL;
 
     if (!o)
@@ -406,7 +406,7 @@ out:
 
 static void summary(const struct job *j, char *buf, size_t len)
 {
-    char when[PWD_TIME_STRLEN];
+    char when[PW_TIMEFMT_STRLEN];
 
     snprintf(buf, len, "alert \"%s\" %s: target %u (%s) hop %u %s %.3f %s %g at %s%s%s",
              j->rule.name, pw_alert_event_name(j->ev), j->target_id, j->target_name, j->res.hop,
@@ -561,7 +561,7 @@ static void act_log(const struct pwd_config_alerts *cfg, const struct job *j, st
         return;
     }
     {
-        char when[PWD_TIME_STRLEN];
+        char when[PW_TIMEFMT_STRLEN];
         n = snprintf(line, sizeof(line),
                      "%s rule=%u name=\"%s\" target=%u target_name=\"%s\" hop=%u metric=%s "
                      "value=%.3f operator=%s threshold=%g state=%s\n",
@@ -590,7 +590,7 @@ static void act_command(const struct pwd_config_alerts *cfg, const struct job *j
                         struct outcome *out)
 {
     const struct pwd_alert_command *cmd = pwd_config_alert_command(cfg, name);
-    char env[12][600], when[PWD_TIME_STRLEN];
+    char env[12][600], when[PW_TIMEFMT_STRLEN];
     char *envp[13];
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t fa;
@@ -828,7 +828,7 @@ static size_t history_key(uint8_t *k, const struct job *j)
 static char *history_json(const struct job *j, const struct outcome *outs, size_t nout)
 {
     cJSON *o = cJSON_CreateObject(), *acts;
-    char when[PWD_TIME_STRLEN];
+    char when[PW_TIMEFMT_STRLEN];
     char *s = NULL;
 
     if (!o)

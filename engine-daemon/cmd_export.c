@@ -10,7 +10,7 @@
 #include "cli.h"
 #include "error.h"
 #include "store.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 static void usage(FILE *out)
 {
@@ -45,10 +45,10 @@ static void csv_field(FILE *out, const char *s)
 static int row(void *arg, const struct pw_store_export_row *r)
 {
     struct export_ctx *x = arg;
-    char when[PWD_TIME_STRLEN], ip[PW_ADDR_STRLEN] = "";
+    char when[PW_TIMEFMT_STRLEN], ip[PW_ADDR_STRLEN] = "";
     bool lost = r->rtt_us == PW_RTT_LOST;
 
-    pwd_time_format(r->time_us, when, sizeof(when));
+    pw_timefmt_rfc3339_us(r->time_us, when, sizeof(when));
     if (r->ip.family)
         pw_addr_format(&r->ip, ip, sizeof(ip));
     if (x->json) {
@@ -122,8 +122,8 @@ int pw_cmd_export(int argc, char **argv, struct pw_cli_env *env)
             break;
         case 's':
         case 'e':
-            if (pwd_time_parse(optarg, c == 's' ? "--start" : "--end", c == 's' ? &start : &end,
-                               err, sizeof(err)) < 0) {
+            if (pw_timefmt_parse(optarg, c == 's' ? "--start" : "--end", c == 's' ? &start : &end,
+                                 err, sizeof(err)) < 0) {
                 fprintf(stderr, "pingwatcher export: %s\n", err);
                 return PW_EXIT_USAGE;
             }

@@ -10,7 +10,7 @@
 #include "num.h"
 #include "report.h"
 #include "store.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 static void usage(FILE *out)
 {
@@ -50,7 +50,7 @@ int pw_cmd_hops(int argc, char **argv, struct pw_cli_env *env)
             }
             break;
         case 'a':
-            if (pwd_time_parse(optarg, "--at", &at_us, err, sizeof(err)) < 0) {
+            if (pw_timefmt_parse(optarg, "--at", &at_us, err, sizeof(err)) < 0) {
                 fprintf(stderr, "pingwatcher hops: %s\n", err);
                 return PW_EXIT_USAGE;
             }

@@ -13,7 +13,7 @@
 #include "error.h"
 #include "evidence.h"
 #include "store.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 #ifndef PW_VERSION
 #define PW_VERSION "unknown"
@@ -112,8 +112,8 @@ int pw_cmd_report(int argc, char **argv, struct pw_cli_env *env)
         switch (c) {
         case 's':
         case 'e':
-            if (pwd_time_parse(optarg, c == 's' ? "--start" : "--end", c == 's' ? &start : &end,
-                               err, sizeof(err)) < 0) {
+            if (pw_timefmt_parse(optarg, c == 's' ? "--start" : "--end", c == 's' ? &start : &end,
+                                 err, sizeof(err)) < 0) {
                 fprintf(stderr, "pingwatcher report: %s\n", err);
                 return PW_EXIT_USAGE;
             }

@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "error.h"
 #include "store.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 static void usage(FILE *out)
 {
@@ -78,9 +78,9 @@ static int collect(void *arg, const struct pw_store_route_change *c)
 
 static int one(struct rc_ctx *x, const struct pw_store_route_change *c)
 {
-    char when[PWD_TIME_STRLEN];
+    char when[PW_TIMEFMT_STRLEN];
 
-    pwd_time_format(c->time_us, when, sizeof(when));
+    pw_timefmt_rfc3339_us(c->time_us, when, sizeof(when));
     if (x->json) {
         cJSON *o = cJSON_CreateObject();
         if (!o)

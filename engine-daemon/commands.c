@@ -9,7 +9,7 @@
 
 #include "daemon-int.h"
 #include "error.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 static void reply(struct pwd_daemon *d, uint64_t client, char *line)
 {
@@ -60,7 +60,7 @@ static cJSON *target_json(const struct pwd_target *t)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *opts = pwd_opts_json(&t->rec.opts);
-    char ip[PW_ADDR_STRLEN], when[PWD_TIME_STRLEN];
+    char ip[PW_ADDR_STRLEN], when[PW_TIMEFMT_STRLEN];
 
     if (!o || !opts)
         goto fail;
@@ -77,12 +77,12 @@ static cJSON *target_json(const struct pwd_target *t)
         !cJSON_AddBoolToObject(o, "from_config", t->rec.from_config) ||
         !cJSON_AddNumberToObject(o, "samples", (double)t->samples) ||
         !(t->last_sample_us
-              ? cJSON_AddStringToObject(o, "last_sample",
-                                        pwd_time_format(t->last_sample_us, when, sizeof(when)))
+              ? cJSON_AddStringToObject(
+                    o, "last_sample", pw_timefmt_rfc3339_us(t->last_sample_us, when, sizeof(when)))
               : cJSON_AddNullToObject(o, "last_sample")) ||
         !(t->started_us
               ? cJSON_AddStringToObject(o, "running_since",
-                                        pwd_time_format(t->started_us, when, sizeof(when)))
+                                        pw_timefmt_rfc3339_us(t->started_us, when, sizeof(when)))
               : cJSON_AddNullToObject(o, "running_since")))
         goto fail;
     cJSON_AddItemToObject(o, "options", opts);

@@ -7,7 +7,7 @@
 
 #include "error.h"
 #include "request.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 #define OPTS (1u << 31) /* pseudo-field: the trace options */
 
@@ -152,10 +152,10 @@ static int get_time(const cJSON *v, int64_t *out, char *err, size_t errlen)
 
     if (cJSON_IsNumber(v)) {
         if (!isfinite(v->valuedouble) || v->valuedouble < 0 ||
-            v->valuedouble > PWD_TIME_MAX_US / 1e6)
+            v->valuedouble > PW_TIMEFMT_MAX_US / 1e6)
             return bad(err, errlen, PW_E_RANGE,
                        "\"%s\" must be Unix seconds between 0 and %lld (got %g)", v->string,
-                       (long long)(PWD_TIME_MAX_US / 1000000), v->valuedouble);
+                       (long long)(PW_TIMEFMT_MAX_US / 1000000), v->valuedouble);
         *out = llround(v->valuedouble * 1e6);
         return 0;
     }
@@ -164,7 +164,7 @@ static int get_time(const cJSON *v, int64_t *out, char *err, size_t errlen)
                    "\"%s\" must be Unix seconds or an RFC 3339 string (got %s)", v->string,
                    type_of(v));
     snprintf(num, sizeof(num), "\"%s\"", v->string);
-    return pwd_time_parse(v->valuestring, num, out, err, errlen);
+    return pw_timefmt_parse(v->valuestring, num, out, err, errlen);
 }
 
 static int parse_field(struct pwd_request *r, const cJSON *v, uint32_t field, char *err,

@@ -8,7 +8,7 @@
 
 #include "daemon-int.h"
 #include "error.h"
-#include "timeparse.h"
+#include "timefmt.h"
 
 /* A failed re-resolution is retried this soon, whatever the refresh period. */
 #define RESOLVE_RETRY_NS (30 * NS_PER_S)
@@ -208,7 +208,7 @@ static void route_to_store(const struct pw_route *r, bool final_only, unsigned t
 static void log_route_change(struct pwd_daemon *d, struct pwd_target *t,
                              const struct pw_route_change *c)
 {
-    char when[PWD_TIME_STRLEN], from[PW_ADDR_STRLEN] = "*", to[PW_ADDR_STRLEN] = "*";
+    char when[PW_TIMEFMT_STRLEN], from[PW_ADDR_STRLEN] = "*", to[PW_ADDR_STRLEN] = "*";
     unsigned i = c->first_hop ? c->first_hop - 1u : 0;
 
     if (i < c->old_route.nhops && c->old_route.hop[i].family)
@@ -218,7 +218,7 @@ static void log_route_change(struct pwd_daemon *d, struct pwd_target *t,
     pwd_log(&d->log, PWD_LOG_NOTICE,
             "target %u (%s): route changed at %s from hop %u: %s -> %s (%u -> %u hops)", t->rec.id,
             t->rec.label[0] ? t->rec.label : t->rec.host,
-            pwd_time_format(c->time_us, when, sizeof(when)), c->first_hop, from, to,
+            pw_timefmt_rfc3339_us(c->time_us, when, sizeof(when)), c->first_hop, from, to,
             c->old_route.nhops, c->new_route.nhops);
 }
 

@@ -1,11 +1,11 @@
 /* Unit tests for pingwatcherd's configuration file, control requests and time parsing
- * (engine-daemon/config.c, request.c, timeparse.c). */
+ * (engine-daemon/config.c, request.c) and the shared time parser (libtrace/timefmt.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../../engine-daemon/config.h"
 #include "../../engine-daemon/request.h"
-#include "../../engine-daemon/timeparse.h"
+#include "timefmt.h"
 #include "check.h"
 
 static int parse(const char *text, struct pwd_config *c, char *err, size_t errlen)
@@ -177,20 +177,21 @@ static void test_requests(void)
 
 static void test_times(void)
 {
-    char err[256], buf[PWD_TIME_STRLEN];
+    char err[256], buf[PW_TIMEFMT_STRLEN];
     int64_t us;
 
-    CHECK_INT(pwd_time_parse("1700000000", "t", &us, err, sizeof(err)), 0);
+    CHECK_INT(pw_timefmt_parse("1700000000", "t", &us, err, sizeof(err)), 0);
     CHECK_INT(us, 1700000000000000LL);
-    CHECK_INT(pwd_time_parse("2024-05-01T14:00:00.25+02:00", "t", &us, err, sizeof(err)), 0);
+    CHECK_INT(pw_timefmt_parse("2024-05-01T14:00:00.25+02:00", "t", &us, err, sizeof(err)), 0);
     CHECK_INT(us, 1714564800250000LL);
-    CHECK_INT(pwd_time_parse("2024-02-29 00:00:00z", "t", &us, err, sizeof(err)), 0);
-    CHECK(pwd_time_parse("2023-02-29T00:00:00Z", "t", &us, err, sizeof(err)) < 0);
-    CHECK(pwd_time_parse("yesterday", "--start", &us, err, sizeof(err)) < 0);
+    CHECK_INT(pw_timefmt_parse("2024-02-29 00:00:00z", "t", &us, err, sizeof(err)), 0);
+    CHECK(pw_timefmt_parse("2023-02-29T00:00:00Z", "t", &us, err, sizeof(err)) < 0);
+    CHECK(pw_timefmt_parse("yesterday", "--start", &us, err, sizeof(err)) < 0);
     CHECK(strstr(err, "--start must be Unix seconds or an RFC 3339 time") != NULL);
-    CHECK(pwd_time_parse("-5", "t", &us, err, sizeof(err)) < 0);
-    CHECK(pwd_time_parse("2024-05-01T12:00:00", "t", &us, err, sizeof(err)) < 0);
-    CHECK_STR(pwd_time_format(1714564800250000LL, buf, sizeof(buf)), "2024-05-01T12:00:00.250000Z");
+    CHECK(pw_timefmt_parse("-5", "t", &us, err, sizeof(err)) < 0);
+    CHECK(pw_timefmt_parse("2024-05-01T12:00:00", "t", &us, err, sizeof(err)) < 0);
+    CHECK_STR(pw_timefmt_rfc3339_us(1714564800250000LL, buf, sizeof(buf)),
+              "2024-05-01T12:00:00.250000Z");
 }
 
 int main(void)

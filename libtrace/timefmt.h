@@ -1,8 +1,9 @@
-/* PingWatcher — times and durations in HTTP parameters and responses.
+/* PingWatcher — times and durations given by people and programs (HTTP parameters, control
+ * requests, command-line options) and written back (API answers, CLI output, alert payloads).
  *
  * Accepted: Unix seconds ("1714564800", "1714564800.25") or RFC 3339 ("2024-05-01T12:00:00Z",
  * "2024-05-01T14:00:00.5+02:00"; 't', 'z' and a space for 'T' accepted). Returned: RFC 3339 UTC
- * with milliseconds plus Unix milliseconds (the caller writes both).
+ * with milliseconds (the API also writes Unix milliseconds) or microseconds (CLI, alerts).
  */
 #ifndef PW_TIMEFMT_H
 #define PW_TIMEFMT_H
@@ -12,7 +13,7 @@
 
 /* Latest time accepted: 9999-12-31T23:59:59Z, in Unix microseconds. */
 #define PW_TIMEFMT_MAX_US 253402300799000000LL
-/* Longest text pw_timefmt_rfc3339() writes, NUL included ("9999-12-31T23:59:59.999Z"). */
+/* Room for the text pw_timefmt_rfc3339*() write, NUL included ("9999-12-31T23:59:59.999999Z"). */
 #define PW_TIMEFMT_STRLEN 32
 
 /* Parses text into Unix microseconds in [0, PW_TIMEFMT_MAX_US]. Returns 0, or PW_E_RANGE with a
@@ -28,6 +29,9 @@ int pw_timefmt_parse_duration(const char *text, const char *what, int64_t min_us
  * outside [0, PW_TIMEFMT_MAX_US] are clamped. Returns buf. Does not call gmtime (no locale,
  * no time zone, no lock). */
 const char *pw_timefmt_rfc3339(int64_t us, char *buf, size_t len);
+
+/* The same with microseconds: "YYYY-MM-DDTHH:MM:SS.uuuuuuZ". */
+const char *pw_timefmt_rfc3339_us(int64_t us, char *buf, size_t len);
 
 /* Unix milliseconds of us, rounded toward minus infinity. */
 int64_t pw_timefmt_ms(int64_t us);

@@ -1,4 +1,4 @@
-/* PingWatcher — time parsing and formatting for the web app (see timefmt.h). */
+/* PingWatcher — time parsing and formatting (see timefmt.h). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -222,11 +222,13 @@ static void two(char *p, unsigned v)
     p[1] = (char)('0' + v % 10);
 }
 
-const char *pw_timefmt_rfc3339(int64_t us, char *buf, size_t len)
+/* RFC 3339 UTC with `digits` (3 or 6) fraction digits. */
+static const char *format(int64_t us, unsigned digits, char *buf, size_t len)
 {
-    char t[PW_TIMEFMT_STRLEN] = "0000-00-00T00:00:00.000Z";
+    char t[PW_TIMEFMT_STRLEN] = "0000-00-00T00:00:00.";
     int64_t secs, days, rem;
-    unsigned m, d, ms;
+    unsigned m, d, frac, div = 100000;
+    size_t n = 20;
     int y;
 
     if (us < 0)
@@ -245,14 +247,26 @@ const char *pw_timefmt_rfc3339(int64_t us, char *buf, size_t len)
     two(t + 11, (unsigned)(rem / 3600));
     two(t + 14, (unsigned)(rem / 60 % 60));
     two(t + 17, (unsigned)(rem % 60));
-    ms = (unsigned)(us % 1000000 / 1000);
-    t[20] = (char)('0' + ms / 100);
-    two(t + 21, ms % 100);
-    if (len >= 25) {
-        memcpy(buf, t, 25);
+    frac = (unsigned)(us % 1000000);
+    for (unsigned i = 0; i < digits; i++, div /= 10)
+        t[n++] = (char)('0' + frac / div % 10);
+    t[n++] = 'Z';
+    t[n++] = '\0';
+    if (len >= n) {
+        memcpy(buf, t, n);
     } else if (len > 0) {
         memcpy(buf, t, len - 1);
         buf[len - 1] = '\0';
     }
     return buf;
+}
+
+const char *pw_timefmt_rfc3339(int64_t us, char *buf, size_t len)
+{
+    return format(us, 3, buf, len);
+}
+
+const char *pw_timefmt_rfc3339_us(int64_t us, char *buf, size_t len)
+{
+    return format(us, 6, buf, len);
 }
