@@ -224,7 +224,7 @@ describe('summary and safety on the demo scenario', { skip: why || false }, () =
         await page.waitForSelector(`body[data-rendered="${ids.lossy}"]`);
         await page.click('label[for="focus-all"]');
         await page.waitForFunction((id) => document.body.dataset.diagnosis === `${id}:problem` &&
-            window.pw.state.diagKey === `${id}|null|all`, ids.lossy, { timeout: 20000 });
+            window.pw.state.diagKey === `${id}|null|all`, ids.lossy, { timeout: 60000 });
         const shown = await page.evaluate(() => window.pw.diagnosis.data);
         assert.equal(shown.focus, null, 'all samples of the hour');
         const p = shown.diagnosis.problem;

@@ -5,7 +5,7 @@
 // buttons that change something are HTMX requests (they carry HX-Request, the app's
 // same-origin marker), configured here through htmx:configRequest.
 
-import { $, $$, ApiError, clear, el, fmtTime, fragmentText, fromLocalInput, getJSON, isoUtc, throttle, timeEl, toLocalInput, toast } from './util.js';
+import { $, $$, ApiError, clear, el, fmtTime, fragmentText, fromLocalInput, getJSON, abandonReads, isoUtc, throttle, timeEl, toLocalInput, toast } from './util.js';
 import { applyTheme, onChange, settings, update as updateSettings, DEFAULTS } from './settings.js';
 import { LiveStream, showState } from './live.js';
 import { TraceGraph } from './tracegraph.js';
@@ -118,7 +118,7 @@ async function route() {
         e.textContent = '';
     }
     const view = parts[0] || '';
-    if (view !== 'target') closeTargetView();
+    if (view !== 'target') leaveTarget();
     if (view !== 'summary') closeSummary();
     if (view === 'summary') return openSummary();
     if (view === 'sessions') return openSessions();
@@ -146,6 +146,14 @@ function showEmpty() {
 function closeTargetView() {
     if (state.stream) state.stream.close();
     state.stream = null;
+}
+
+/* Leaving the target view, or removing its target: nothing of it runs any more. */
+function leaveTarget() {
+    closeTargetView();
+    clearTimeout(state.diagTimer);
+    timeline.detach();
+    abandonReads();
 }
 
 async function openTarget(id, params) {
@@ -428,6 +436,7 @@ function openTargetStream(id) {
     state.stream = new LiveStream(`/api/targets/${id}/live`, {
         sample: (ev) => onSample(ev),
         removed: () => {
+            leaveTarget();
             toast('This target was removed.', 'info');
             loadTargets().then(() => {
                 setHash('#/summary');
@@ -701,13 +710,26 @@ function wireHtmx() {
         }
         setFormError(elt, '');
     });
+    // Removing the target shown: its view stops reading first, so no read of it can meet the
+    // removal half-way; if the removal fails, the view is opened again.
+    document.body.addEventListener('htmx:beforeRequest', (e) => {
+        if (e.detail.elt.dataset.refresh === 'removed') {
+            leaveTarget();
+            state.targetId = null;
+        }
+    });
+    const removalFailed = (elt) => {
+        if (elt.dataset.refresh === 'removed') route();
+    };
     document.body.addEventListener('htmx:responseError', (e) => {
         const xhr = e.detail.xhr;
         const msg = fragmentText(xhr.responseText, `The server answered ${xhr.status}.`);
         setFormError(e.detail.elt, msg);
+        removalFailed(e.detail.elt);
     });
     document.body.addEventListener('htmx:sendError', (e) => {
         setFormError(e.detail.elt, 'The server cannot be reached; try again.');
+        removalFailed(e.detail.elt);
     });
     document.body.addEventListener('htmx:afterRequest', async (e) => {
         if (!e.detail.successful) return;
@@ -734,7 +756,7 @@ function wireHtmx() {
             }
             if (f) toast('Options saved.', 'info');
         } else if (what === 'removed') {
-            closeTargetView();
+            leaveTarget();
             state.targetId = null;
             state.target = null;
             await loadTargets();

@@ -423,6 +423,12 @@ export class Timeline {
         for (const s of this.strips.values()) s.u.redraw(false, false);
     }
 
+    /* The view is left: pending and throttled refetches find no target and do nothing. */
+    detach() {
+        this.target = null;
+        this.gen++;
+    }
+
     /* Applies the current range to every strip without fetching (pan/zoom feedback). */
     redrawScales() {
         const t0 = performance.now();

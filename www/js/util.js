@@ -134,18 +134,34 @@ async function answer(res) {
     return body;
 }
 
+/* Reads belong to the view that asked for them. Leaving a view (or removing its target)
+ * abandons the reads still out: they are aborted and their promises never settle, so no
+ * caller draws stale data or reports a 404 for a target that was just removed. */
+let viewReads = new AbortController();
+export function abandonReads() {
+    viewReads.abort();
+    viewReads = new AbortController();
+}
+
 /* GET a JSON document. params: object of query parameters (null/undefined left out). */
-export async function getJSON(path, params, signal) {
+export async function getJSON(path, params) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(params || {})) {
         if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
     }
     const qs = q.toString();
-    const res = await fetch(path + (qs ? '?' + qs : ''), {
-        headers: { Accept: 'application/json' },
-        signal,
-    });
-    return answer(res);
+    const signal = viewReads.signal;
+    let res;
+    try {
+        res = await fetch(path + (qs ? '?' + qs : ''), {
+            headers: { Accept: 'application/json' },
+            signal,
+        });
+        if (!signal.aborted) return await answer(res);
+    } catch (e) {
+        if (!signal.aborted) throw e;
+    }
+    return new Promise(() => {});
 }
 
 /* A change (POST/PATCH/PUT/DELETE) with the same-origin marker the app asks for. */
