@@ -8,6 +8,7 @@
 #include "api.h"
 #include "api_alerts.h"
 #include "response.h"
+#include "text.h"
 
 #define MAX_RULES 1000      /* rules listed; more is "truncated" */
 #define MAX_STATES 100000   /* (rule, target) states read for one answer */

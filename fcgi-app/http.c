@@ -10,6 +10,7 @@
 #include "http.h"
 #include "num.h"
 #include "render.h"
+#include "text.h"
 #include "timefmt.h"
 
 static const struct {

@@ -5,41 +5,8 @@
 #include <string.h>
 
 #include "render.h"
+#include "text.h"
 #include "timefmt.h"
-
-size_t pw_utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 void pw_json_escape(struct pw_buf *b, const char *s, size_t n)
 {
@@ -102,52 +69,14 @@ void pw_json_escape(struct pw_buf *b, const char *s, size_t n)
     pw_buf_putc(b, '"');
 }
 
+static void add_to_buf(void *b, const char *s, size_t n)
+{
+    pw_buf_add(b, s, n);
+}
+
 void pw_html_escape(struct pw_buf *b, const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
-
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t k;
-
-        if ((c >= 0x20 && c < 0x7f && c != '&' && c != '<' && c != '>' && c != '"' && c != '\'') ||
-            c == '\n' || c == '\t') {
-            run++;
-            i++;
-            continue;
-        }
-        pw_buf_add(b, p + i - run, run);
-        run = 0;
-        if (c >= 0x80 && (k = pw_utf8_seq(p + i, n - i)) != 0) {
-            pw_buf_add(b, p + i, k);
-            i += k;
-            continue;
-        }
-        switch (c) {
-        case '&':
-            pw_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            pw_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            pw_buf_puts(b, "&gt;");
-            break;
-        case '"':
-            pw_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            pw_buf_puts(b, "&#39;");
-            break;
-        default:
-            /* Control characters and broken UTF-8. */
-            pw_buf_puts(b, "&#xfffd;");
-            break;
-        }
-        i++;
-    }
-    pw_buf_add(b, p + i - run, run);
+    pw_html_escape_to(s, n, add_to_buf, b);
 }
 
 /* Writes the decimal digits of v (no sign) ending at end; returns the first. */

@@ -92,7 +92,4 @@ void pw_html_escape(struct pw_buf *b, const char *s, size_t n);
 /* Writes v with at most `decimals` decimals, trailing zeros and dot dropped. */
 void pw_num_format(struct pw_buf *b, double v, int decimals);
 
-/* Length of the valid UTF-8 sequence at s[0..n) (1..4), or 0 when it is not valid. */
-size_t pw_utf8_seq(const unsigned char *s, size_t n);
-
 #endif

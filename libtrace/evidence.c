@@ -11,6 +11,7 @@
 #include "evidence.h"
 #include "stats.h"
 #include "store.h"
+#include "text.h"
 
 /* Timeline buckets per hop chart. */
 #define CHART_BUCKETS 150
@@ -100,84 +101,16 @@ static void sb_printf(struct sb *b, const char *fmt, ...)
     }
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 when not valid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+static void sb_sink(void *b, const char *s, size_t n)
 {
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
+    sb_add(b, s, n);
 }
 
-/* Text for HTML element content and quoted attribute values alike. Control characters are
- * dropped (a PTR name is sanitised already; labels and hosts may hold anything). */
+/* Outside text, for HTML element content and quoted attribute values alike. */
 static void sb_esc(struct sb *b, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n = strlen((const char *)p);
-
-    for (size_t i = 0; i < n;) {
-        unsigned char c = p[i];
-        size_t k;
-
-        switch (c) {
-        case '&':
-            sb_puts(b, "&amp;");
-            break;
-        case '<':
-            sb_puts(b, "&lt;");
-            break;
-        case '>':
-            sb_puts(b, "&gt;");
-            break;
-        case '"':
-            sb_puts(b, "&quot;");
-            break;
-        case '\'':
-            sb_puts(b, "&#39;");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                break;
-            if (c < 0x80) {
-                sb_add(b, (const char *)p + i, 1);
-                break;
-            }
-            k = utf8_len(p + i, n - i);
-            if (k) {
-                sb_add(b, (const char *)p + i, k);
-                i += k;
-                continue;
-            }
-            sb_puts(b, "\xef\xbf\xbd");
-        }
-        i++;
-    }
+    if (s)
+        pw_html_escape_to(s, strlen(s), sb_sink, b);
 }
 
 static void fmt_time(int64_t us, char *buf, size_t len)

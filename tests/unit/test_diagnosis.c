@@ -963,8 +963,8 @@ static void test_evidence_html(void)
         CHECK(has(html, "content=\"default-src 'none'; style-src 'unsafe-inline';"));
         CHECK(!strstr(html, "<img") && !strstr(html, "<script") && !strstr(html, "url("));
         CHECK(!tag_attr(html, "src") && !tag_attr(html, "href") && !tag_attr(html, "action"));
-        /* control byte dropped, invalid UTF-8 replaced */
-        CHECK(has(html, "&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;\xef\xbf\xbd"));
+        /* the control byte and the invalid UTF-8 both become U+FFFD */
+        CHECK(has(html, "&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;&#xfffd;&#xfffd;"));
         CHECK(has(html, "&lt;script&gt;x&lt;/script&gt;.example"));
         CHECK(has(html, "PingWatcher &lt;test&gt;"));
         CHECK(has(html, "pw-verdict-problem"));

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "check.h"
 #include "render.h"
+#include "text.h"
 
 static struct pw_arena arena;
 
