@@ -1,5 +1,5 @@
 /* PingWatcher — pingwatcherd's alerts: evaluation on the loop, state and history in the store,
- * delivery on a worker thread (see alerts.h). */
+ * delivery on a small pool of worker threads (see alerts.h). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,9 @@
 #include "timefmt.h"
 
 #define QUEUE_MAX 256
+/* Delivery threads. Events of one rule and target are delivered in order, one at a time; a
+ * hung webhook or mail server holds one thread, and the others deliver everything else. */
+#define WORKERS 4
 #define IMAGE_SPAN_US (600 * INT64_C(1000000)) /* the image shows 10 minutes before the event */
 #define HISTORY_MAX 8192                       /* bytes of one history record */
 /* The diagnosis metric costs about 0.1-0.5 ms (alert.h): judged at most this often per rule
@@ -56,6 +59,21 @@ struct job {
     char detail[PW_DIAG_TEXT_MAX]; /* diagnosis: its summary; "" for other metrics */
 };
 
+/* A queued event. */
+struct qjob {
+    struct qjob *next;
+    struct job j;
+};
+
+/* What one delivery thread is doing. */
+struct worker {
+    struct pwd_daemon *d;
+    pthread_t th;
+    bool started;
+    bool busy; /* delivering an event of rule/target */
+    uint32_t rule, target;
+};
+
 /* An alert.* request that waited for the store. */
 struct pending {
     struct pending *next;
@@ -70,13 +88,13 @@ struct pwd_alerts {
     uint32_t next_id;
     struct pending *pending, **pending_tail;
 
-    pthread_t th;
-    bool running;
-    pthread_mutex_t mu; /* guards everything below */
+    struct worker workers[WORKERS];
+    bool curl_ready;
+    pthread_mutex_t mu; /* guards everything below (and the workers' busy, rule, target) */
     pthread_cond_t cv;
     bool stop;
-    struct job *q;
-    size_t qhead, qlen;
+    struct qjob *q, **q_tail; /* oldest first */
+    size_t qlen;
     uint64_t dropped;
     struct pwd_config_alerts cfg; /* the worker's copy */
 };
@@ -227,21 +245,29 @@ static int load_next(void *arg, const void *k, size_t klen, const void *v, size_
 static void enqueue(struct pwd_daemon *d, const struct job *j)
 {
     struct pwd_alerts *a = d->alerts;
+    struct qjob *q = malloc(sizeof(*q));
     bool dropped = false;
 
     pthread_mutex_lock(&a->mu);
-    if (a->qlen == QUEUE_MAX) {
+    if (!q || a->qlen == QUEUE_MAX) {
         a->dropped++;
         dropped = true;
     } else {
-        a->q[(a->qhead + a->qlen) % QUEUE_MAX] = *j;
+        q->next = NULL;
+        q->j = *j;
+        *a->q_tail = q;
+        a->q_tail = &q->next;
         a->qlen++;
-        pthread_cond_signal(&a->cv);
+        /* Every worker: the one woken might be unable to take this event (same rule and
+         * target as another worker's). */
+        pthread_cond_broadcast(&a->cv);
     }
     pthread_mutex_unlock(&a->mu);
-    if (dropped)
+    if (dropped) {
+        free(q);
         pwd_log(&d->log, PWD_LOG_WARNING, "alert \"%s\": event dropped, the action queue is full",
                 j->rule.name);
+    }
 }
 
 /* The diagnosis metric from the rule's in-memory window (the loop never reads the store: the
@@ -943,34 +969,60 @@ static void run_job(struct pwd_daemon *d, const struct pwd_config_alerts *cfg, c
     persist(d, j, outs, j->rule.nactions, false);
 }
 
+/* The oldest queued event whose rule and target no worker is delivering, unlinked; NULL when
+ * there is none. Called with a->mu held. */
+static struct qjob *take_job(struct pwd_alerts *a)
+{
+    for (struct qjob **pp = &a->q; *pp; pp = &(*pp)->next) {
+        struct qjob *q = *pp;
+        bool taken = false;
+
+        for (size_t i = 0; i < WORKERS && !taken; i++)
+            taken = a->workers[i].busy && a->workers[i].rule == q->j.rule.id &&
+                    a->workers[i].target == q->j.target_id;
+        if (taken)
+            continue;
+        *pp = q->next;
+        if (a->q_tail == &q->next)
+            a->q_tail = pp;
+        a->qlen--;
+        return q;
+    }
+    return NULL;
+}
+
 static void *worker(void *arg)
 {
-    struct pwd_daemon *d = arg;
+    struct worker *w = arg;
+    struct pwd_daemon *d = w->d;
     struct pwd_alerts *a = d->alerts;
-    struct job *j = malloc(sizeof(*j));
     struct pwd_config_alerts cfg;
+    struct qjob *q = NULL;
 
-    if (!j)
-        return NULL;
     pthread_mutex_lock(&a->mu);
     for (;;) {
-        while (!a->stop && !a->qlen)
+        while (!a->stop && !(q = take_job(a)))
             pthread_cond_wait(&a->cv, &a->mu);
         if (a->stop)
             break;
-        *j = a->q[a->qhead];
-        a->qhead = (a->qhead + 1) % QUEUE_MAX;
-        a->qlen--;
         /* A private copy of the configuration: a reload may swap it meanwhile. */
-        if (pwd_config_alerts_copy(&cfg, &a->cfg) < 0)
+        if (pwd_config_alerts_copy(&cfg, &a->cfg) < 0) {
+            a->dropped++;
+            free(q);
             continue;
+        }
+        w->busy = true;
+        w->rule = q->j.rule.id;
+        w->target = q->j.target_id;
         pthread_mutex_unlock(&a->mu);
-        run_job(d, &cfg, j);
+        run_job(d, &cfg, &q->j);
         pwd_config_alerts_free(&cfg);
+        free(q);
         pthread_mutex_lock(&a->mu);
+        w->busy = false;
+        pthread_cond_broadcast(&a->cv); /* the next event of that rule and target may go */
     }
     pthread_mutex_unlock(&a->mu);
-    free(j);
     return NULL;
 }
 
@@ -979,12 +1031,12 @@ int pwd_alerts_start(struct pwd_daemon *d, char *err, size_t errlen)
     struct pwd_alerts *a = calloc(1, sizeof(*a));
     int rc;
 
-    if (!a || !(a->q = calloc(QUEUE_MAX, sizeof(*a->q)))) {
-        free(a);
+    if (!a) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     d->alerts = a;
+    a->q_tail = &a->q;
     a->next_id = 1;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
@@ -992,6 +1044,7 @@ int pwd_alerts_start(struct pwd_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "cannot initialise libcurl");
         return -EIO;
     }
+    a->curl_ready = true;
     if ((rc = pwd_config_alerts_copy(&a->cfg, &d->cfg.alerts)) < 0 ||
         (rc = pw_store_alert_scan(d->store, "r", 1, NULL, 0, load_rule, d)) < 0 ||
         (rc = pw_store_alert_scan(d->store, "s", 1, NULL, 0, load_state, d)) < 0 ||
@@ -999,11 +1052,16 @@ int pwd_alerts_start(struct pwd_daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "cannot load the alert rules: %s", pw_strerror(rc));
         return rc;
     }
-    if ((rc = pthread_create(&a->th, NULL, worker, d)) != 0) {
-        snprintf(err, errlen, "cannot start the alert worker: %s", strerror(rc));
-        return -rc;
+    for (size_t i = 0; i < WORKERS; i++) {
+        struct worker *w = &a->workers[i];
+
+        w->d = d;
+        if ((rc = pthread_create(&w->th, NULL, worker, w)) != 0) {
+            snprintf(err, errlen, "cannot start the alert workers: %s", strerror(rc));
+            return -rc;
+        }
+        w->started = true;
     }
-    a->running = true;
     pwd_log(&d->log, PWD_LOG_INFO, "%zu alert rules loaded", a->nrules);
     return 0;
 }
@@ -1014,14 +1072,15 @@ void pwd_alerts_stop(struct pwd_daemon *d)
 
     if (!a)
         return;
-    if (a->running) {
-        pthread_mutex_lock(&a->mu);
-        a->stop = true;
-        pthread_cond_signal(&a->cv);
-        pthread_mutex_unlock(&a->mu);
-        pthread_join(a->th, NULL);
+    pthread_mutex_lock(&a->mu);
+    a->stop = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    for (size_t i = 0; i < WORKERS; i++)
+        if (a->workers[i].started)
+            pthread_join(a->workers[i].th, NULL);
+    if (a->curl_ready)
         curl_global_cleanup();
-    }
     for (size_t i = 0; i < a->nrules; i++)
         rule_clear(&a->rules[i]);
     free(a->rules);
@@ -1031,7 +1090,11 @@ void pwd_alerts_stop(struct pwd_daemon *d)
         free(p);
     }
     pwd_config_alerts_free(&a->cfg);
-    free(a->q);
+    while (a->q) {
+        struct qjob *q = a->q;
+        a->q = q->next;
+        free(q);
+    }
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     free(a);

@@ -1,12 +1,14 @@
 /* PingWatcher — pingwatcherd's alerts: rules kept in the store's `alerts` DB, evaluated on the
- * loop at every sample (libtrace/alert.h), and their actions delivered by a worker thread.
+ * loop at every sample (libtrace/alert.h), and their actions delivered by worker threads.
  *
  * The loop only evaluates and enqueues: an event (trigger, repeat, recovery) becomes a job in
- * a bounded queue. The worker persists the new state and a history record, then runs the
+ * a bounded queue. A worker persists the new state and a history record, then runs the
  * rule's actions (mail, webhook, log line, command, SVG image, comment) with their timeouts,
- * and records each action's outcome in the history record. A slow or hung sink delays the
- * worker's later jobs, never a probe; when the queue is full the event is dropped, counted and
- * logged.
+ * and records each action's outcome in the history record. Four workers take jobs oldest
+ * first, but never two of the same rule and target at once, so each alert's events arrive in
+ * order. A slow or hung sink holds one worker and delays only that alert's later events, never
+ * a probe nor another alert (until all four are held); when the queue is full the event is
+ * dropped, counted and logged.
  *
  * Store keys (FORMAT.md, "alerts"):
  *   "r" rule(be32)                                  the rule as JSON
@@ -27,10 +29,10 @@
 struct pwd_daemon;
 struct pwd_target;
 
-/* Loads the rules and their state from the store and starts the worker thread (call with the
+/* Loads the rules and their state from the store and starts the workers (call with the
  * store usable and before the writer thread starts). 0 or -errno with a reason in err. */
 int pwd_alerts_start(struct pwd_daemon *d, char *err, size_t errlen);
-/* Stops the worker (it finishes the job in progress; queued jobs are dropped) and frees. */
+/* Stops the workers (each finishes the job in progress; queued jobs are dropped) and frees. */
 void pwd_alerts_stop(struct pwd_daemon *d);
 /* Gives the worker the reloaded configuration's "alerts" section. */
 void pwd_alerts_config(struct pwd_daemon *d);

@@ -11,6 +11,7 @@ there too. Cases:
                    SVG image parsed as XML, comment recorded)
   alerts-route     a route_change rule fires once on an early route change
   alerts-hang      a webhook that hangs: probing stays on schedule (sample times from the store)
+                   and another alert's actions are delivered on time meanwhile
   alerts-diagnosis a `diagnosis` rule on 8 % forwarding loss from hop 5 ("> 0" refused): one
                    trigger naming hop 5, the diagnosis's sentence in the webhook, no recovery
 
@@ -318,6 +319,11 @@ def case_hang(ctx):
                             "duration_samples": 2, "actions": [
                                 {"type": "webhook", "url": "http://127.0.0.1:%d/" % HANG_PORT},
                                 {"type": "log"}]})
+            # The same condition, a sink that answers: its events must not queue behind the hang.
+            create_rule(d, {"name": "other", "targets": "all", "metric": "packet_loss_pct",
+                            "operator": ">=", "threshold": 100, "focus": 2,
+                            "duration_samples": 2, "actions": [
+                                {"type": "webhook", "url": "http://127.0.0.1:%d/" % HTTP_PORT}]})
             time.sleep(max(0, t0 + 22 - time.time()))
             check(d.stop() == 0, "pingwatcherd did not exit cleanly")
             samples = d.export(tid)
@@ -335,6 +341,16 @@ def case_hang(ctx):
           "only %d samples in 14 s at %.1f s while the webhook hung" % (len(span), INTERVAL))
     ev = [e[2] for e in log_events(w) if e[1] == "hang"]
     check(ev == ["trigger", "recover"], "events: %s" % ev)
+    # The hung webhook holds its worker for 2 x 4 s; the other alert's trigger arrives at once
+    # and its recovery when the loss ends, not after the hang.
+    hung = sinks.read("hang")
+    other = [h for h in sinks.read("http") if h["body"]["rule"]["name"] == "other"]
+    check([h["body"]["state"] for h in other] == ["trigger", "recover"],
+          "the other alert's webhooks: %s" % [h["body"]["state"] for h in other])
+    if other and hung:
+        lag = other[0]["t"] - hung[0]["t"]
+        check(abs(lag) < 1.5, "the other alert's trigger came %.2f s after the hung webhook's "
+              "first call: it waited behind it" % lag)
 
 
 def case_diagnosis(ctx):
