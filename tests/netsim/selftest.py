@@ -198,6 +198,10 @@ def inner_wire(a):
     cap.bind(("pwsim0", 0))
     cap.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
     cap.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 8 << 20)
+    # The kernel turns packet timestamping on asynchronously (a deferred static key); a packet
+    # that passes before then is stamped when it is read, after the whole send loop. Let it
+    # settle before the first probe.
+    time.sleep(0.2)
     tx = socket.socket(af, socket.SOCK_DGRAM)
     tx.bind(("", 0))
     sport = tx.getsockname()[1]
@@ -228,8 +232,8 @@ def inner_wire(a):
         else:
             continue
         # Each probe is paired with the first error quoting it that came after it. Anything
-        # else quoting our ports (a late answer to an earlier tool's probe that happened to use
-        # the same source port) is counted, not measured.
+        # else quoting our ports (an error stamped before its probe, or a late answer to an
+        # earlier tool's probe from the same source port) is counted, not measured.
         if addr[2] == socket.PACKET_OUTGOING and proto == 17:
             sp, dp = struct.unpack("!HH", data[l3:l3 + 4])
             if sp == sport:
@@ -994,8 +998,8 @@ def wire_checks(rep, sim, label, fam, dst):
     rep.check(len(res["rtt_ns"]) == res["sent"], f"{label}: every wire probe answered",
               f"{len(res['rtt_ns'])} of {res['sent']}")
     if res["strays"]:
-        print(f"  {label}: {res['strays']} errors quoting our source port but no probe of "
-              "this run (an earlier tool's late answers) left out")
+        print(f"  {label}: {res['strays']} errors quoting our source port left out: none of "
+              "this run's probes came before them")
     return res
 
 
