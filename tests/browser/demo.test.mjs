@@ -140,7 +140,7 @@ describe('summary and safety on the demo scenario', { skip: why || false }, () =
         await page.goto(`/#/target/${ids.api}`);
         await page.waitForSelector(`body[data-rendered="${ids.api}"]`);
         await page.click('label[for="focus-all"]');
-        await page.waitForFunction(() => window.pw.state.hops.focus === 'all');
+        await page.waitForFunction(() => window.pw.state.hops?.focus === 'all');
         const d = await page.evaluate(() => window.pw.state.hops);
         const rows = await traceRows(page);
         rows.forEach((r, i) => assert.deepEqual(pick(r, ['hop', 'ip', 'dns', 'avg', 'min', 'loss']),
@@ -276,7 +276,7 @@ describe('summary and safety on the demo scenario', { skip: why || false }, () =
         await page.waitForFunction((ms) => window.pw.state.at && Math.abs(window.pw.state.at - ms) <= 1 &&
             window.pw.diagnosis.data && Math.abs(window.pw.diagnosis.data.end_ms - ms) <= 2, at, { timeout: 10000 });
         await page.click('#back-live');
-        await page.waitForFunction((id) => window.pw.state.diagKey === `${id}|null|all` && window.pw.diagnosis.data.end_ms > Date.now() - 10000, ids.lossy);
+        await page.waitForFunction((id) => window.pw.state.diagKey === `${id}|null|all` && window.pw.diagnosis.data?.end_ms > Date.now() - 10000, ids.lossy);
 
         // The evidence report of the timeline's range, as a download.
         const range = await page.evaluate(() => window.pw.timeline.range());

@@ -130,7 +130,7 @@ describe('target page on the route_change scenario', { skip: why || false }, () 
         await showAt(at, '10');
         const before10 = await traceRows(page);
         await page.click('label[for="focus-25"]');
-        await page.waitForFunction(() => window.pw.state.hops.focus === 25 &&
+        await page.waitForFunction(() => window.pw.state.hops?.focus === 25 &&
             document.querySelector('#tg-caption').textContent.includes('last 25 samples'));
         const rows25 = await traceRows(page);
         const api = await stack.api(`/api/targets/${tid}/hops?focus=25&at=${(at / 1000).toFixed(3)}`);
@@ -139,12 +139,12 @@ describe('target page on the route_change scenario', { skip: why || false }, () 
         assert.notDeepEqual(rows25.map((r) => r.avgValue), before10.map((r) => r.avgValue),
             'the averages over 25 samples differ from those over 10');
         await page.click('label[for="focus-all"]');
-        await page.waitForFunction(() => window.pw.state.hops.focus === 'all' &&
+        await page.waitForFunction(() => window.pw.state.hops?.focus === 'all' &&
             document.querySelector('#tg-caption').textContent.includes('all samples'));
         await page.click('label[for="focus-10"]');
-        await page.waitForFunction(() => window.pw.state.hops.focus === 10);
+        await page.waitForFunction(() => window.pw.state.hops?.focus === 10);
         await page.click('#back-live');
-        await page.waitForFunction(() => window.pw.state.hops.at === null);
+        await page.waitForFunction(() => window.pw.state.hops?.at === null);
     });
 
     test('the timeline draws and its presets change the range', async () => {
@@ -256,7 +256,7 @@ describe('target page on the route_change scenario', { skip: why || false }, () 
         const tl1 = await page.evaluate(() => window.pw.timeline.strips.get('last').data[0].at(-1));
         await page.waitForFunction(([c, t]) => {
             const s = window.pw.timeline.strips.get('last');
-            return window.pw.state.hops.hops.at(-1).cur_ms !== c && s.data[0].at(-1) > t;
+            return window.pw.state.hops?.hops.at(-1).cur_ms !== c && s.data[0].at(-1) > t;
         }, [cur1, tl1], { timeout: 15000 });
         assert.equal(await page.evaluate(() => window.__noReload), true, 'the page was not reloaded');
     });
