@@ -8,6 +8,7 @@
  * their number is capped (503 beyond), so ordinary requests always find a free worker.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -29,14 +30,26 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void nap(const struct pw_app *app, unsigned ms)
+/* Waits ms between polls of the store, watching the connection to the web server: when the
+ * browser goes, nginx closes it (the peer hangs up), and the stream ends at once rather than
+ * at its next write, up to a heartbeat later, so its slot is free for the browser's next
+ * stream. Only a hang-up counts: the request's empty stdin record may still sit unread. */
+static void nap(struct pw_req *r, unsigned ms)
 {
-    /* In slices, so shutdown does not wait for a whole poll interval. */
-    while (ms > 0 && !app->stopping) {
-        unsigned step = ms > 100 ? 100 : ms;
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+    int fd = r->fcgi ? r->fcgi->ipcFd : -1;
 
-        nanosleep(&ts, NULL);
+    /* In slices, so shutdown does not wait for a whole poll interval. */
+    while (ms > 0 && !r->app->stopping && !r->client_gone) {
+        unsigned step = ms > 100 ? 100 : ms;
+        struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+        if (fd < 0) {
+            struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)step * 1000000L};
+
+            nanosleep(&ts, NULL);
+        } else if (poll(&p, 1, (int)step) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            r->client_gone = true;
+        }
         ms -= step;
     }
 }
@@ -226,7 +239,7 @@ int pw_api_live_target(struct pw_req *r)
         if (now - began >= (int64_t)app->opts.sse_max_s * 1000000)
             break;
         if (b.n < BATCH)
-            nap(app, app->opts.sse_poll_ms);
+            nap(r, app->opts.sse_poll_ms);
     }
 out:
     pw_api_store_release(r);
@@ -367,7 +380,7 @@ int pw_api_live_summary(struct pw_req *r)
         }
         if (now - began >= (int64_t)app->opts.sse_max_s * 1000000)
             break;
-        nap(app, app->opts.sse_poll_ms);
+        nap(r, app->opts.sse_poll_ms);
     }
 out:
     pw_api_store_release(r);

@@ -433,6 +433,18 @@ describe('target page on the route_change scenario', { skip: why || false }, () 
         assert.ok(!(await page.textContent('#target-list')).includes('added <by> page'));
     });
 
+    test('switching views while their reads are out leaves no errors and the last view shown', async () => {
+        // Each switch abandons the previous view's reads (aborted mid-request or mid-body).
+        for (let i = 0; i < 12; i++) {
+            await page.evaluate((h) => { location.hash = h; }, i % 2 ? '#/summary' : `#/target/${tid}?range=1h`);
+            await sleep(i * 7);
+        }
+        await page.evaluate((h) => { location.hash = h; }, `#/target/${tid}`);
+        await page.waitForFunction((id) => window.pw.state.view === 'target' && window.pw.state.hops?.hops.length > 0 &&
+            document.querySelectorAll('#trace-table tbody tr[data-hop]').length > 0, tid);
+        assert.deepEqual(page.problems, [], 'errors while switching views');
+    });
+
     test('a bad host is refused with the app\'s message next to the form', async () => {
         await page.fill('#add-host', 'bad host!');
         await page.evaluate(() => document.getElementById('add-host').removeAttribute('pattern'));

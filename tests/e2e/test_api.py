@@ -581,7 +581,7 @@ def check_sse(st, tid):
     summ = Sse(st.port, "/api/summary/live")
     e = summ.event()
     check(e.get("event") == "summary" and "avg_ms" in json.loads(e["data"]), "summary %s" % e)
-    # Closed streams free their slots once a write fails (events every 0.25 s here).
+    # Closed streams free their slots when nginx hangs up on the app (or a write fails).
     def open_streams():
         text = st.req("GET", "/metrics")[2].decode()
         return int(re.search(r"^pingwatcher_web_live_streams (\d+)$", text, re.M).group(1))
@@ -595,7 +595,6 @@ def check_sse(st, tid):
     check(st.get("/api/targets")["targets"], "a request with every stream slot taken")
     for x in extra + [summ]:
         x.close()
-    # The summary stream writes only on news or its 2 s heartbeat: its slot is freed then.
     wait_for("every stream slot to be freed", lambda: open_streams() == 0, timeout=10)
 
 

@@ -5,7 +5,7 @@
 // buttons that change something are HTMX requests (they carry HX-Request, the app's
 // same-origin marker), configured here through htmx:configRequest.
 
-import { $, $$, ApiError, clear, el, fmtTime, fragmentText, fromLocalInput, getJSON, abandonReads, isoUtc, throttle, timeEl, toLocalInput, toast } from './util.js';
+import { $, $$, ApiError, clear, el, fmtTime, fragmentText, fromLocalInput, getJSON, abandonTargetReads, isoUtc, throttle, timeEl, toLocalInput, toast } from './util.js';
 import { applyTheme, onChange, settings, update as updateSettings, DEFAULTS } from './settings.js';
 import { LiveStream, showState } from './live.js';
 import { TraceGraph } from './tracegraph.js';
@@ -148,12 +148,18 @@ function closeTargetView() {
     state.stream = null;
 }
 
-/* Leaving the target view, or removing its target: nothing of it runs any more. */
+/* Leaving the target view, or removing its target: nothing of it runs any more, and coming
+ * back builds it anew (the next view may still be loading when that happens). */
 function leaveTarget() {
+    if (state.view === 'target') state.view = null;
     closeTargetView();
     clearTimeout(state.diagTimer);
     timeline.detach();
-    abandonReads();
+    abandonTargetReads();
+    // Their abandoned reads never finish: nothing may stay marked as waiting for them.
+    state.hopsBusy = false;
+    state.hopsAgain = false;
+    state.diagKey = null;
 }
 
 async function openTarget(id, params) {

@@ -134,13 +134,16 @@ async function answer(res) {
     return body;
 }
 
-/* Reads belong to the view that asked for them. Leaving a view (or removing its target)
- * abandons the reads still out: they are aborted and their promises never settle, so no
- * caller draws stale data or reports a 404 for a target that was just removed. */
-let viewReads = new AbortController();
-export function abandonReads() {
-    viewReads.abort();
-    viewReads = new AbortController();
+/* Reads of one target's data (/api/targets/ID/...) belong to the target view that asked for
+ * them. Leaving that view, or removing its target, abandons those still out: they are aborted
+ * and their promises never settle, so no caller draws stale data or reports a 404 for a target
+ * just removed. (Whoever waits on such a read must not hold a flag across it: see leaveTarget.)
+ * Other reads (target list, summary, configurations) always finish. */
+const TARGET_DATA = /^\/api\/targets\/\d+\//;
+let targetReads = new AbortController();
+export function abandonTargetReads() {
+    targetReads.abort();
+    targetReads = new AbortController();
 }
 
 /* GET a JSON document. params: object of query parameters (null/undefined left out). */
@@ -150,16 +153,17 @@ export async function getJSON(path, params) {
         if (v !== null && v !== undefined && v !== '') q.set(k, String(v));
     }
     const qs = q.toString();
-    const signal = viewReads.signal;
-    let res;
+    const signal = TARGET_DATA.test(path) ? targetReads.signal : null;
     try {
-        res = await fetch(path + (qs ? '?' + qs : ''), {
+        const res = await fetch(path + (qs ? '?' + qs : ''), {
             headers: { Accept: 'application/json' },
             signal,
         });
-        if (!signal.aborted) return await answer(res);
+        // Checked after the body too: an abort while it is read leaves no body.
+        const body = await answer(res);
+        if (!signal || !signal.aborted) return body;
     } catch (e) {
-        if (!signal.aborted) throw e;
+        if (!signal || !signal.aborted) throw e;
     }
     return new Promise(() => {});
 }
